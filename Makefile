@@ -1,0 +1,36 @@
+# drbd-rs: top-level entry points. See README.md.
+#   make check   every test: cargo tests, KUnit in QEMU, VM scenarios; ends "check: N passed, N failed"
+#   make demo    boots two guests and prints DRBD status of a replicated resource
+#   make setup   installs packages, the Linux 7.3 source and bindgen (as root; check does it too)
+#   make module  builds drbd_rs.ko against the cached test kernel (KDIR=... for another kernel)
+#   make bench   fio benchmark table (drbd-rs vs C DRBD vs raw disk)
+# (kbuild reads ./Kbuild, not this file, when it builds the module.)
+
+SHELL := /bin/bash
+.PHONY: check demo setup kernel module tools clean
+
+check:
+	@scripts/check.sh
+
+demo:
+	@scripts/demo.sh
+
+setup:
+	@scripts/setup.sh
+
+kernel:
+	@scripts/build-kernel.sh
+
+# Build against any kernel tree with CONFIG_RUST=y: make module KDIR=/lib/modules/$(uname -r)/build
+module:
+	@if [ -n "$(KDIR)" ]; then \
+	    $(MAKE) -C "$(KDIR)" M="$(CURDIR)" MO="$(CURDIR)/build/module-$$(basename $(KDIR))" modules; \
+	else \
+	    scripts/build-module.sh "$$(scripts/build-kernel.sh)" build/module; \
+	fi
+
+tools:
+	@cd userspace-tools && cargo build --release
+
+clean:
+	rm -rf build userspace-tools/target

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# `make check`: every test of drbd-rs, ending with one "check: N passed, N failed" line.
+#  1. set-up (idempotent): packages, Linux source, bindgen
+#  2. the test kernel (cached outside the repo), drbd_rs.ko with its KUnit suites, the tools
+#  3. cargo test of the userspace workspace (the module's pure core and the tools)
+#  4. KUnit in QEMU, then every VM scenario in scripts/scenarios/ with each tool/module pairing
+#     it supports
+# Exits non-zero if anything failed.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(dirname "$here")
+. "$here/env.sh"
+build=${DRBD_RS_BUILD:-$top/build}
+mkdir -p "$build/logs"
+start=$(date +%s)
+passed=0 failed=0
+stamp() { printf '[%4ds] %s\n' $(($(date +%s) - start)) "$*"; }
+die() { stamp "check: $*"; echo "check: $passed passed, $((failed + 1)) failed"; exit 1; }
+
+. "$here/prepare.sh"
+prepare_all
+
+stamp "cargo test"
+(cd "$top/userspace-tools" && "$CARGO" test --release 2>&1) | tee "$build/logs/cargo-test.log" | grep -E '^(test result|test .* FAILED|failures:)'
+while read -r p f; do passed=$((passed + p)); failed=$((failed + f)); done < <(
+    sed -n 's/^test result: [a-zA-Z]*\. \([0-9]*\) passed; \([0-9]*\) failed.*/\1 \2/p' "$build/logs/cargo-test.log")
+grep -q '^test result:' "$build/logs/cargo-test.log" || { stamp "cargo test did not run"; failed=$((failed + 1)); }
+
+run_vm() {
+    if out=$("$here/run-scenario.sh" -o "$build/logs" "$KERNEL_IMAGE" "$INITRD" "$@" 2>&1); then
+        r=0
+    else
+        r=1
+    fi
+    echo "$out" | sed 's/^/    /'
+    return $r
+}
+
+stamp "KUnit in QEMU"
+if kout=$(run_vm kunit); then kunit_ok=1; else kunit_ok=0; fi
+echo "$kout"
+# Each KUnit case counts; a crash, time-out or missing run fails the step as one more failure.
+kp=$(echo "$kout" | sed -n 's/.*Testing complete\. Ran [0-9]* tests: passed: \([0-9]*\).*/\1/p')
+kf=$(echo "$kout" | sed -n 's/.*Testing complete\..*failed: \([0-9]*\).*/\1/p')
+passed=$((passed + ${kp:-0})); failed=$((failed + ${kf:-0}))
+if [ $kunit_ok = 0 ] && [ "${kf:-0}" = 0 ]; then failed=$((failed + 1)); fi
+
+# Scenarios and the tool/module pairings they run with. The C DRBD with Debian's drbdsetup-84
+# is the reference that passes before drbd-rs replicates anything.
+scenarios=(
+    "replicate-loopback tool=drbdsetup-84 module=drbd"
+    "replicate-two-guests tool=drbdsetup-84 module=drbd"
+)
+for s in "${scenarios[@]}"; do
+    stamp "scenario: $s"
+    # shellcheck disable=SC2086
+    if run_vm $s; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+done
+
+stamp "done in $(($(date +%s) - start))s"
+echo "check: $passed passed, $failed failed"
+[ $failed = 0 ]

@@ -1,0 +1,9 @@
+//! The pure logic of the drbd-rs kernel module, compiled for userspace.
+//!
+//! These are the module's own files (`drbd_rs/core/`), included by path, so `cargo test`,
+//! property tests and fuzzers exercise exactly the code the kernel runs. Those files use only
+//! `core`; this crate adds nothing but the build glue.
+#![no_std]
+
+#[path = "../../../drbd_rs/core/wire.rs"]
+pub mod wire;
