@@ -5,5 +5,7 @@
 //! `core`; this crate adds nothing but the build glue.
 #![no_std]
 
+#[path = "../../../drbd_rs/core/meta.rs"]
+pub mod meta;
 #[path = "../../../drbd_rs/core/wire.rs"]
 pub mod wire;
