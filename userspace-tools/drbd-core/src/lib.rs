@@ -5,6 +5,8 @@
 //! `core`; this crate adds nothing but the build glue.
 #![no_std]
 
+#[path = "../../../drbd_rs/core/genl.rs"]
+pub mod genl;
 #[path = "../../../drbd_rs/core/meta.rs"]
 pub mod meta;
 #[path = "../../../drbd_rs/core/wire.rs"]
