@@ -66,7 +66,8 @@ for ((n = 0; n < guests; n++)); do
         rc=1
     fi
     if ! grep -q "^DRBDRS-RESULT: PASS" "$log" 2>/dev/null; then
-        echo "  node$n: no PASS result; console tail:"
+        echo "  node$n: no PASS result; what the scenario reported, then the console tail:"
+        tr -d '\r' < "$log" 2>/dev/null | grep -E 'FAIL:|drbd-testdata:|timed out' | head -10 | sed 's/^/    ! /'
         tail -25 "$log" 2>/dev/null | sed 's/^/    | /'
         cat "$logdir/$safe.node$n.qemu" 2>/dev/null | sed 's/^/    qemu| /'
         rc=1
@@ -90,7 +91,7 @@ if [ "$scenario" = kunit ]; then
     if ! out=$(tr -d '\r' < "$logdir/$safe.node0.log" | sed -n '/^Run \/init/,$p' | python3 "$KSRC/tools/testing/kunit/kunit.py" parse 2>&1); then
         rc=1
     fi
-    echo "$out" | grep -E '^\[[0-9:]+\] (=+|\[(PASSED|FAILED|SKIPPED|CRASHED)\]|Testing complete)' | sed 's/^\[[0-9:]*\] /  /'
+    echo "$out" | grep -E '^\[[0-9:]+\] (=+|\[(PASSED|FAILED|SKIPPED|CRASHED)\]|Testing complete|.*(ASSERTION|EXPECTATION|Expected|left|right))' | sed 's/^\[[0-9:]*\] /  /'
     echo "$out" | grep -qE 'Testing complete\. Ran [1-9]' || { echo "  kunit: no test ran"; rc=1; }
 fi
 rm -f "$work"/*.img
