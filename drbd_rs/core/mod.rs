@@ -5,4 +5,5 @@
 
 pub mod genl;
 pub mod meta;
+pub mod packets;
 pub mod wire;

@@ -9,5 +9,7 @@
 pub mod genl;
 #[path = "../../../drbd_rs/core/meta.rs"]
 pub mod meta;
+#[path = "../../../drbd_rs/core/packets.rs"]
+pub mod packets;
 #[path = "../../../drbd_rs/core/wire.rs"]
 pub mod wire;
