@@ -5,11 +5,15 @@
 //! `core`; this crate adds nothing but the build glue.
 #![no_std]
 
+#[path = "../../../drbd_rs/core/bitmap_codec.rs"]
+pub mod bitmap_codec;
 #[path = "../../../drbd_rs/core/genl.rs"]
 pub mod genl;
 #[path = "../../../drbd_rs/core/meta.rs"]
 pub mod meta;
 #[path = "../../../drbd_rs/core/packets.rs"]
 pub mod packets;
+#[path = "../../../drbd_rs/core/uuid.rs"]
+pub mod uuid;
 #[path = "../../../drbd_rs/core/wire.rs"]
 pub mod wire;
