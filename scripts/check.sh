@@ -50,6 +50,9 @@ if [ $kunit_ok = 0 ] && [ "${kf:-0}" = 0 ]; then failed=$((failed + 1)); fi
 scenarios=(
     "replicate-loopback tool=drbdsetup-84 module=drbd"
     "replicate-two-guests tool=drbdsetup-84 module=drbd"
+    "replicate-loopback tool=drbdsetup-rs module=drbd"
+    "replicate-two-guests tool=drbdsetup-rs module=drbd"
+    "tool-compat module=drbd"
 )
 for s in "${scenarios[@]}"; do
     stamp "scenario: $s"

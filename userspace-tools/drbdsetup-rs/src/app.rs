@@ -1,0 +1,1366 @@
+//! drbdsetup-84's main program: argument handling, configuration requests, queries, and how
+//! their results become messages and exit codes.
+
+use drbd_core::genl::{
+    self, Cmd, DrbdGenlMsgHdr, FieldType, NlaWriter, RetCode, StateRv, TopAttr,
+    DRBD_GENL_F_SET_DEFAULTS, DRBD_MD_INDEX_FLEX_EXT, DRBD_MD_INDEX_FLEX_INT, NLA_F_NESTED,
+};
+
+use crate::addr::{Endpoint, LibcResolver};
+use crate::attrs::{self, CfgContext, Tla};
+use crate::getopt::{getopt_long, Found, Parsed};
+use crate::nl::{self, DrbdRequest, GenlSock, Msg, RecvError};
+use crate::num::new_strtoll;
+use crate::out::{ColorMode, Out};
+use crate::scmd::ShowState;
+use crate::sys;
+use crate::table::{
+    find_cmd, Action, Arg, CmdDef, Field, Kind, OptTarget, Scmd, CTX_ALL, CTX_CONNECTION,
+    CTX_MINOR, CTX_RESOURCE, CTX_RESOURCE_AND_CONNECTION,
+};
+use crate::usage::{command_usage, general_usage, UsageType};
+
+/// drbdsetup's internal "error already reported or described" code.
+pub const OTHER_ERROR: i32 = 900;
+const NO_ERROR: i32 = RetCode::NoError as i32;
+const ERR_MINOR_INVALID: i32 = RetCode::MinorInvalid as i32;
+const ERR_RES_NOT_KNOWN: i32 = RetCode::ResNotKnown as i32;
+/// `DEFAULT_MSG_SIZE` of libgenl.
+const MSG_SIZE: usize = 8192;
+// Nests are sent with NLA_F_NESTED, as drbd-utils 9.x does: the in-tree DRBD of current kernels
+// validates requests strictly and refuses a nest without it (EINVAL).
+
+/// Ends the process the way C's `exit()` does: stdout is flushed first.
+pub struct Exit(pub i32);
+
+/// The program's state: what drbdsetup keeps in globals.
+pub struct App {
+    pub progname: String,
+    pub out: Out,
+    pub sock: Option<GenlSock>,
+    pub objname: String,
+    pub minor: u32,
+    pub context: u32,
+    pub local_addr: Option<String>,
+    pub peer_addr: Option<String>,
+    pub opt_now: bool,
+    pub opt_verbose: bool,
+    pub opt_statistics: bool,
+    pub opt_timestamps: bool,
+    pub show_defaults: bool,
+    pub wait_after_sb: bool,
+    pub color: ColorMode,
+    /// Top-level attributes of the last reply (`global_attrs`), kept as the raw message.
+    pub last_reply: Option<Vec<u8>>,
+    pub show: ShowState,
+}
+
+/// One message handed to an output routine (`struct genl_info`).
+pub struct Info<'a> {
+    pub msg: &'a Msg,
+    pub hdr: DrbdGenlMsgHdr,
+    pub tla: Tla<'a>,
+}
+
+/// What a query needs to know of its command (a `struct drbd_cmd` subset).
+#[derive(Clone, Copy)]
+pub struct GetSpec {
+    pub cmd: Cmd,
+    pub missing_ok: bool,
+    pub warn_on_missing: bool,
+    pub continuous_poll: bool,
+}
+
+impl App {
+    pub fn new(progname: &str) -> App {
+        App {
+            progname: progname.to_string(),
+            out: Out::stdout(),
+            sock: None,
+            objname: String::new(),
+            minor: u32::MAX,
+            context: 0,
+            local_addr: None,
+            peer_addr: None,
+            opt_now: false,
+            opt_verbose: false,
+            opt_statistics: false,
+            opt_timestamps: false,
+            show_defaults: false,
+            wait_after_sb: false,
+            color: ColorMode::Auto,
+            last_reply: None,
+            show: ShowState::default(),
+        }
+    }
+
+    /// `print_usage_and_exit`.
+    pub fn usage_exit(&mut self, addinfo: Option<&str>) -> Exit {
+        let p = self.progname.clone();
+        general_usage(&mut self.out, &p, addinfo);
+        Exit(20)
+    }
+
+    /// The top-level attributes of the last reply.
+    fn last_tla(&self) -> Tla<'_> {
+        match &self.last_reply {
+            Some(m) => Tla::parse(m).unwrap_or_default(),
+            None => Tla::default(),
+        }
+    }
+
+    /// `print_config_error`: the message for a result code, the kernel's additional info, and
+    /// the exit code.
+    pub fn print_config_error(&mut self, err_no: i32, desc: Option<&str>) -> i32 {
+        if err_no == NO_ERROR || err_no == StateRv::Success as i32 {
+            return 0;
+        }
+        let obj = self.objname.clone();
+        if err_no == OTHER_ERROR {
+            if let Some(d) = desc {
+                eprintln!("{obj}: {d}");
+            }
+            return 20;
+        }
+        let mut rv = 0;
+        if (err_no >= genl::AFTER_LAST_ERR_CODE || err_no <= genl::ERR_CODE_BASE)
+            && (err_no > StateRv::CwNoNeed as i32 || err_no <= genl::SS_AFTER_LAST_ERROR)
+        {
+            eprint!(
+                "{obj}: Error code {err_no} unknown.\nYou should update the drbd userland tools.\n"
+            );
+            rv = 20;
+        } else if err_no > genl::ERR_CODE_BASE {
+            let text = desc.map(str::to_string).unwrap_or_else(|| {
+                genl::ret_code_text(err_no)
+                    .unwrap_or(genl::UNKNOWN_RET_CODE_TEXT)
+                    .to_string()
+            });
+            eprintln!("{obj}: Failure: ({err_no}) {text}");
+            rv = 10;
+        } else if err_no == StateRv::UnknownError as i32 {
+            eprintln!("{obj}: State change failed: ({err_no})unknown error.");
+            rv = 11;
+        } else if err_no > StateRv::TwoPrimaries as i32 {
+            // SS_NOTHING_TO_DO, SS_CW_SUCCESS, ...: not an error.
+        } else {
+            eprintln!(
+                "{obj}: State change failed: ({err_no}) {}",
+                genl::set_st_err_str(err_no)
+            );
+            rv = match err_no {
+                x if x == StateRv::NoUpToDateDisk as i32 => 17,
+                x if x == StateRv::LowerThanOutdated as i32 => 5,
+                x if x == StateRv::NoLocalDisk as i32 => 16,
+                _ => 11,
+            };
+        }
+        if let Some(texts) = attrs::info_texts(&self.last_tla()) {
+            eprintln!("additional info from kernel:");
+            for t in texts {
+                eprintln!("{t}");
+            }
+        }
+        rv
+    }
+
+    fn sock(&mut self) -> &mut GenlSock {
+        self.sock
+            .as_mut()
+            .expect("netlink socket is connected before commands run")
+    }
+
+    fn family_id(&mut self) -> u16 {
+        self.sock().family.id
+    }
+}
+
+/// `warn_print_excess_args`: the list goes to stderr, its newline to stdout.
+fn warn_excess(app: &mut App, args: &[String]) {
+    let mut s = String::from("Excess arguments:");
+    for a in args {
+        s.push(' ');
+        s.push_str(a);
+    }
+    eprint!("{s}");
+    app.out.print("\n");
+}
+
+/// `m_strtoll` that exits the way drbd-utils does.
+pub fn m_strtoll(s: &str, unit: char) -> Result<u64, Exit> {
+    new_strtoll(s, unit).map_err(|e| {
+        let (msg, code) = e.message(s);
+        eprint!("{msg}");
+        Exit(code)
+    })
+}
+
+/// Puts an address attribute (`nla_put_address`); exits on a bad address.
+fn put_address(w: &mut NlaWriter<'_>, ty: u16, text: &str) -> Result<(), Exit> {
+    let ep = Endpoint::parse_with(text, &LibcResolver, &mut |m| eprint!("{m}")).map_err(|e| {
+        eprint!("{}", e.message);
+        Exit(e.exit_code)
+    })?;
+    let _ = w.put(ty, &ep.to_sockaddr());
+    Ok(())
+}
+
+/// `field->put`: false when the argument is not acceptable for the field.
+fn put_field(w: &mut NlaWriter<'_>, f: &Field, value: Option<&str>) -> Result<bool, Exit> {
+    let yesno = |v: Option<&str>| match v {
+        None | Some("yes") => Some(1u8),
+        Some("no") => Some(0u8),
+        Some(_) => None,
+    };
+    match f.kind {
+        Kind::Boolean => match yesno(value) {
+            Some(b) => {
+                let _ = w.put_u8(f.nla_type, b);
+                Ok(true)
+            }
+            None => Ok(false),
+        },
+        Kind::Flag => match yesno(value) {
+            Some(b) => {
+                if b != 0 {
+                    let _ = w.put_u8(f.nla_type, b);
+                }
+                Ok(true)
+            }
+            None => Ok(false),
+        },
+        Kind::Enum => {
+            let e = f
+                .def
+                .and_then(|d| d.values)
+                .expect("enum fields have values");
+            match value.and_then(|v| e.value_of(v)) {
+                Some(n) => {
+                    let _ = w.put_u32(f.nla_type, n);
+                    Ok(true)
+                }
+                None => Ok(false),
+            }
+        }
+        Kind::Str => {
+            let v = value.unwrap_or("");
+            let _ = w.put_str_bytes(f.nla_type, v.as_bytes());
+            Ok(true)
+        }
+        Kind::Address => {
+            put_address(w, f.nla_type, value.unwrap_or(""))?;
+            Ok(true)
+        }
+        Kind::Numeric => {
+            let l = m_strtoll(value.unwrap_or(""), f.scale())?;
+            match f.def.map(|d| d.ty) {
+                Some(FieldType::U64) => {
+                    let _ = w.put_u64(f.nla_type, l);
+                }
+                _ => {
+                    let _ = w.put_u32(f.nla_type, l as u32);
+                }
+            }
+            Ok(true)
+        }
+    }
+}
+
+/// The process's entry: returns the exit code.
+pub fn run(argv: Vec<String>) -> i32 {
+    let progname = argv
+        .first()
+        .map(|a| a.rsplit('/').next().unwrap_or(a).to_string())
+        .unwrap_or_else(|| "drbdsetup".into());
+    let mut app = App::new(&progname);
+    let code = match main_inner(&mut app, argv) {
+        Ok(c) => c,
+        Err(Exit(c)) => c,
+    };
+    app.out.flush();
+    code
+}
+
+fn main_inner(app: &mut App, mut argv: Vec<String>) -> Result<i32, Exit> {
+    if argv.len() > 2 && (argv[2] == "--help" || argv[2] == "-h") {
+        argv.swap(1, 2);
+    }
+    if argv.len() > 1 && ["help", "xml-help", "--help", "-h"].contains(&argv[1].as_str()) {
+        let ut = if argv[1] == "xml-help" {
+            UsageType::Xml
+        } else {
+            UsageType::Full
+        };
+        if argv.len() > 2 {
+            match find_cmd(&argv[2]) {
+                Some(cm) => {
+                    let p = app.progname.clone();
+                    command_usage(&mut app.out, &p, cm, ut);
+                    return Ok(0);
+                }
+                None => return Err(app.usage_exit(Some("unknown command"))),
+            }
+        }
+        return Err(app.usage_exit(None));
+    }
+    if argv.len() >= 3 && find_cmd(&argv[1]).is_none() && find_cmd(&argv[2]).is_some() {
+        argv.swap(1, 2);
+    }
+    if argv.len() < 2 {
+        return Err(app.usage_exit(None));
+    }
+    let Some(cm) = find_cmd(&argv[1]) else {
+        return Err(app.usage_exit(Some("invalid command")));
+    };
+    if !sys::modprobe_drbd() {
+        return Ok(20);
+    }
+    match GenlSock::connect(genl::FAMILY_NAME) {
+        Some(s) => {
+            if s.family.version != genl::FAMILY_VERSION
+                || s.family.hdrsize as usize != genl::DRBD_GENLMSGHDR_SIZE
+            {
+                eprint!(
+                    "API mismatch!\n\tAPI version drbdsetup: {} kernel: {}\n\theader size drbdsetup: {} kernel: {}\n",
+                    genl::FAMILY_VERSION,
+                    s.family.version,
+                    genl::DRBD_GENLMSGHDR_SIZE,
+                    s.family.hdrsize
+                );
+                return Ok(20);
+            }
+            app.sock = Some(s);
+        }
+        None => {
+            eprintln!("Could not connect to 'drbd' generic netlink family");
+            return Ok(20);
+        }
+    }
+
+    let (parsed, targets) = parse_command_line(app, cm, &argv[2..])?;
+
+    let lock = if app.context & CTX_MINOR != 0 && !cm.lockless {
+        match sys::lock_drbd(app.minor) {
+            Ok(fd) => Some(fd),
+            Err(msg) => {
+                eprint!("{msg}");
+                return Err(Exit(20));
+            }
+        }
+    } else {
+        None
+    };
+    let rv = match cm.action {
+        Action::Config => generic_config_cmd(app, cm, &parsed, &targets),
+        Action::Down => down_cmd(app, cm, &parsed, &targets),
+        Action::DelMinor => {
+            let rv = generic_config_cmd(app, cm, &parsed, &targets)?;
+            if rv == 0 {
+                unregister(&format!(
+                    "/var/run/drbd/drbd-minor-{}.conf",
+                    app.minor as i32
+                ));
+            }
+            Ok(rv)
+        }
+        Action::DelResource => {
+            let rv = generic_config_cmd(app, cm, &parsed, &targets)?;
+            if rv == 0 {
+                unregister(&format!("/var/run/drbd/drbd-resource-{}.conf", app.objname));
+            }
+            Ok(rv)
+        }
+        Action::Get(show) => generic_get_cmd(app, cm, show, &parsed),
+        Action::Status => crate::status::status_cmd(app, cm, &parsed),
+    };
+    if let Some(fd) = lock {
+        // SAFETY: closing the lock descriptor we opened.
+        unsafe { libc::close(fd) };
+    }
+    rv
+}
+
+/// The argument handling of drbdsetup's `main`: options (errors end in the general usage), then
+/// the object the command addresses (minor, resource, `all`, connection endpoints). Returns the
+/// options and the remaining operands.
+fn parse_command_line(
+    app: &mut App,
+    cm: &CmdDef,
+    args: &[String],
+) -> Result<(Parsed, Vec<OptTarget>), Exit> {
+    // getopt sees argv[0] = the command name; that is what its messages are prefixed with.
+    let (longopts, targets) = cm.long_options();
+    let parsed = match getopt_long(cm.name, args, "(", &longopts) {
+        Ok(p) => p,
+        Err(msg) => {
+            eprint!("{msg}");
+            return Err(app.usage_exit(None));
+        }
+    };
+    let mut operands = parsed.operands.clone();
+
+    app.context = 0;
+    if cm.ctx_key & (CTX_MINOR | CTX_RESOURCE | CTX_ALL | CTX_RESOURCE_AND_CONNECTION) != 0 {
+        if operands.is_empty()
+            && cm.ctx_key & (CTX_RESOURCE_AND_CONNECTION | CTX_CONNECTION) == 0
+            && cm.ctx_key & CTX_ALL != 0
+        {
+            app.context |= CTX_ALL;
+            app.objname = "all".into();
+        } else {
+            if operands.is_empty() {
+                eprintln!("Missing first argument");
+                let p = app.progname.clone();
+                command_usage(&mut app.out, &p, cm, UsageType::Full);
+                return Err(Exit(20));
+            }
+            let obj = operands.remove(0);
+            ensure_sanity_of_res_name(&obj)?;
+            app.objname = obj.clone();
+            if obj == "all" {
+                if cm.ctx_key & CTX_ALL == 0 {
+                    return Err(app.usage_exit(Some("command does not accept argument 'all'")));
+                }
+                app.context = CTX_ALL;
+            } else if cm.ctx_key & CTX_MINOR != 0 {
+                app.minor = sys::minor_of_dev(&obj);
+                if app.minor != u32::MAX {
+                    app.context = CTX_MINOR;
+                } else if cm.ctx_key & (CTX_RESOURCE | CTX_RESOURCE_AND_CONNECTION) == 0 {
+                    eprintln!("Cannot determine minor device number of device '{obj}'");
+                    return Err(Exit(20));
+                }
+            }
+            if app.context == 0 {
+                app.context = CTX_RESOURCE;
+            }
+        }
+    }
+    if cm.ctx_key & (CTX_CONNECTION | CTX_RESOURCE_AND_CONNECTION) != 0 {
+        if operands.len() < 2 {
+            eprintln!("Missing connection endpoint argument");
+            let p = app.progname.clone();
+            command_usage(&mut app.out, &p, cm, UsageType::Full);
+            return Err(Exit(20));
+        }
+        app.local_addr = Some(operands.remove(0));
+        app.peer_addr = Some(operands.remove(0));
+        app.context |= CTX_CONNECTION;
+    }
+    if app.objname.is_empty() {
+        app.objname = "??".into();
+    }
+    Ok((
+        Parsed {
+            opts: parsed.opts,
+            operands,
+        },
+        targets,
+    ))
+}
+
+/// `ensure_sanity_of_res_name`.
+fn ensure_sanity_of_res_name(name: &str) -> Result<(), Exit> {
+    if name.is_empty() {
+        eprintln!("Resource name is empty.");
+        return Err(Exit(1));
+    }
+    if name.bytes().any(|b| b < b' ' || b == 0x7f) {
+        eprintln!("Resource name is invalid - please don't use control characters.");
+        return Err(Exit(1));
+    }
+    Ok(())
+}
+
+/// `unregister_minor` / `unregister_resource`: removes the registry link.
+fn unregister(path: &str) {
+    if let Err(e) = std::fs::remove_file(path) {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            eprintln!("unlink: {}", sys::errtext(&e));
+        }
+    }
+}
+
+/// Builds a configuration request from the parsed command line. Returns the request, or the
+/// result code drbdsetup ends with (messages already printed).
+pub fn build_config_request(
+    app: &mut App,
+    cm: &CmdDef,
+    parsed: &Parsed,
+    targets: &[OptTarget],
+) -> Result<Result<DrbdRequest, i32>, Exit> {
+    let mut buf = vec![0u8; MSG_SIZE];
+    let mut w = NlaWriter::new(&mut buf);
+    let mut hdr = DrbdGenlMsgHdr {
+        minor: u32::MAX,
+        flags: 0,
+    };
+    if app.context & (CTX_RESOURCE | CTX_CONNECTION) != 0 {
+        let n = w.nest_start(TopAttr::CfgContext as u16 | NLA_F_NESTED).ok();
+        if app.context & CTX_RESOURCE != 0 {
+            let f = genl::CFG_CONTEXT.field(2).expect("ctx_resource_name");
+            let _ = w.put_str_bytes(f.nla_type(), app.objname.as_bytes());
+        }
+        if app.context & CTX_CONNECTION != 0 {
+            let my = genl::CFG_CONTEXT.field(3).expect("ctx_my_addr").nla_type();
+            let peer = genl::CFG_CONTEXT
+                .field(4)
+                .expect("ctx_peer_addr")
+                .nla_type();
+            put_address(&mut w, my, app.local_addr.as_deref().unwrap_or(""))?;
+            put_address(&mut w, peer, app.peer_addr.as_deref().unwrap_or(""))?;
+        }
+        if let Some(n) = n {
+            let _ = w.nest_end(n);
+        }
+    } else if app.context & CTX_MINOR != 0 {
+        hdr.minor = app.minor;
+    }
+
+    let fields = cm.fields();
+    let mut nest = None;
+    for Found { index, val, arg } in &parsed.opts {
+        let target = match index {
+            Some(i) => targets[*i],
+            None if *val == '(' as i32 => OptTarget::SetDefaults,
+            None => return Ok(Err(OTHER_ERROR)),
+        };
+        match target {
+            OptTarget::Field(i) => {
+                let f = &fields[i];
+                if nest.is_none() {
+                    nest = w
+                        .nest_start(cm.tla.expect("options imply a payload") as u16 | NLA_F_NESTED)
+                        .ok();
+                }
+                if !put_field(&mut w, f, arg.as_deref())? {
+                    eprintln!(
+                        "Option --{}: invalid argument '{}'",
+                        f.name,
+                        arg.as_deref().unwrap_or("(null)")
+                    );
+                    return Ok(Err(OTHER_ERROR));
+                }
+            }
+            OptTarget::SetDefaults => hdr.flags |= DRBD_GENL_F_SET_DEFAULTS,
+            OptTarget::Plain(_) => return Ok(Err(OTHER_ERROR)),
+        }
+    }
+
+    let mut ops = parsed.operands.iter();
+    for (name, kind) in cm.args {
+        let Some(arg) = ops.next() else {
+            eprintln!("Missing argument '{name}'");
+            let p = app.progname.clone();
+            command_usage(&mut app.out, &p, cm, UsageType::Full);
+            return Ok(Err(OTHER_ERROR));
+        };
+        if nest.is_none() {
+            nest = w
+                .nest_start(cm.tla.expect("arguments imply a payload") as u16 | NLA_F_NESTED)
+                .ok();
+        }
+        match kind {
+            Arg::BlockDev(id) => {
+                if let Err(msg) = sys::check_block_dev(arg) {
+                    eprint!("{msg}");
+                    return Ok(Err(OTHER_ERROR));
+                }
+                let f = genl::DISK_CONF.field(*id).expect("device field");
+                let _ = w.put_str_bytes(f.nla_type(), arg.as_bytes());
+            }
+            Arg::MdIdx => {
+                let idx = match arg.as_str() {
+                    "internal" => DRBD_MD_INDEX_FLEX_INT,
+                    "flexible" => DRBD_MD_INDEX_FLEX_EXT,
+                    a => m_strtoll(a, '1')? as i32,
+                };
+                let f = genl::DISK_CONF.field(3).expect("meta_dev_idx");
+                let _ = w.put_u32(f.nla_type(), idx as u32);
+            }
+            Arg::ResourceName => {
+                let f = genl::CFG_CONTEXT.field(2).expect("ctx_resource_name");
+                let _ = w.put_str_bytes(f.nla_type(), arg.as_bytes());
+            }
+            Arg::Volume => {
+                let v = m_strtoll(arg, '1')? as u32;
+                let f = genl::CFG_CONTEXT.field(1).expect("ctx_volume");
+                let _ = w.put_u32(f.nla_type(), v);
+            }
+            Arg::Minor => {
+                let m = sys::minor_of_dev(arg);
+                if m == u32::MAX {
+                    eprintln!("Cannot determine minor device number of device '{arg}'");
+                    return Ok(Err(OTHER_ERROR));
+                }
+                hdr.minor = m;
+            }
+        }
+    }
+    app.minor = hdr.minor;
+    let excess: Vec<String> = ops.cloned().collect();
+    if !excess.is_empty() {
+        warn_excess(app, &excess);
+        return Ok(Err(OTHER_ERROR));
+    }
+    if let Some(n) = nest {
+        let _ = w.nest_end(n);
+    }
+    let len = w.len();
+    let cmd = cm
+        .cmd
+        .expect("configuration commands have a netlink command");
+    Ok(Ok(DrbdRequest {
+        cmd,
+        hdr,
+        attrs: buf[..len].to_vec(),
+    }))
+}
+
+/// `_generic_config_cmd`: returns the raw result code (ret code, state result, or
+/// OTHER_ERROR) and an error description.
+fn config_request(
+    app: &mut App,
+    cm: &CmdDef,
+    parsed: &Parsed,
+    targets: &[OptTarget],
+) -> Result<(i32, Option<String>), Exit> {
+    let req = match build_config_request(app, cm, parsed, targets)? {
+        Ok(r) => r,
+        Err(rv) => return Ok((rv, None)),
+    };
+    let fam = app.family_id();
+    let sock = app.sock();
+    let seq = sock.next_seq();
+    let bytes = nl::encode_request(req, fam, seq, sock.pid, false);
+    if sock.send(&bytes).is_err() {
+        return Ok((OTHER_ERROR, Some("error sending config command".into())));
+    }
+    loop {
+        match recv_reply(app.sock(), Some(seq), 120_000) {
+            Reply::Msg(m) => {
+                let dh = m.drbd_hdr();
+                let mut rv = dh.ret_code();
+                if rv == ERR_RES_NOT_KNOWN {
+                    if cm.warn_on_missing && sys::isatty(2) {
+                        eprintln!("Resource unknown");
+                    }
+                    if cm.missing_ok {
+                        rv = NO_ERROR;
+                    }
+                }
+                app.last_reply = Some(m.drbd_attrs().to_vec());
+                return Ok((rv, None));
+            }
+            Reply::Ack => continue,
+            Reply::Err(desc) => {
+                return Ok((
+                    OTHER_ERROR,
+                    Some(desc.unwrap_or_else(|| "error receiving config reply".into())),
+                ))
+            }
+        }
+    }
+}
+
+/// `genl_recv_msgs` followed by `verify_header`, for requests that expect one reply.
+enum Reply {
+    Msg(Msg),
+    /// A positive acknowledgement (`NLMSG_ERROR` with error 0): keep waiting.
+    Ack,
+    /// Anything else, with `genl_recv_msgs`'s description if it gave one.
+    Err(Option<String>),
+}
+
+fn recv_reply(sock: &mut GenlSock, seq: Option<u32>, timeout: i32) -> Reply {
+    let data = match sock.recv(timeout) {
+        Ok(d) => d,
+        Err(RecvError::TimedOut) => return Reply::Err(Some("timed out waiting for reply".into())),
+        Err(RecvError::Failed(e)) => {
+            return Reply::Err(Some(if e.raw_os_error() == Some(libc::ENOBUFS) {
+                "packets droped, socket receive buffer overrun".into()
+            } else {
+                "failed to receive netlink reply".into()
+            }))
+        }
+    };
+    let (mut msgs, ok) = nl::split_datagram(&data);
+    if !ok || msgs.is_empty() {
+        return Reply::Err(Some("truncated message in netlink reply".into()));
+    }
+    let m = msgs.remove(0);
+    if let Some(s) = seq {
+        if m.seq != s {
+            return Reply::Err(Some("sequence mismatch in netlink reply".into()));
+        }
+    }
+    match m.ty {
+        nl::NLMSG_NOOP | nl::NLMSG_OVERRUN => {
+            Reply::Err(Some("unexpected message type in reply".into()))
+        }
+        nl::NLMSG_DONE => Reply::Err(None),
+        nl::NLMSG_ERROR => {
+            let e = -m.error_code();
+            if e == 0 {
+                Reply::Ack
+            } else {
+                Reply::Err(Some(sys::strerror(e)))
+            }
+        }
+        _ => Reply::Msg(m),
+    }
+}
+
+fn generic_config_cmd(
+    app: &mut App,
+    cm: &CmdDef,
+    parsed: &Parsed,
+    targets: &[OptTarget],
+) -> Result<i32, Exit> {
+    let (rv, desc) = config_request(app, cm, parsed, targets)?;
+    Ok(app.print_config_error(rv, desc.as_deref()))
+}
+
+/// `down_cmd`.
+fn down_cmd(
+    app: &mut App,
+    cm: &CmdDef,
+    parsed: &Parsed,
+    targets: &[OptTarget],
+) -> Result<i32, Exit> {
+    if !parsed.operands.is_empty() {
+        warn_excess(app, &parsed.operands);
+        return Ok(OTHER_ERROR);
+    }
+    let minors = enumerate_minors(app)?;
+    let (rv, _) = config_request(app, cm, parsed, targets)?;
+    let success = (rv >= StateRv::Success as i32 && rv < genl::ERR_CODE_BASE) || rv == NO_ERROR;
+    if success {
+        for m in minors {
+            unregister(&format!("/var/run/drbd/drbd-minor-{}.conf", m as i32));
+        }
+        unregister(&format!("/var/run/drbd/drbd-resource-{}.conf", app.objname));
+        Ok(0)
+    } else {
+        Ok(app.print_config_error(rv, None))
+    }
+}
+
+/// `enumerate_minors`: the minors of the resource (or all), from a status dump.
+fn enumerate_minors(app: &mut App) -> Result<Vec<u32>, Exit> {
+    let spec = GetSpec {
+        cmd: Cmd::GetStatus,
+        missing_ok: true,
+        warn_on_missing: false,
+        continuous_poll: false,
+    };
+    let mut minors = Vec::new();
+    let err = generic_get(app, spec, 120_000, &mut |_app, info| {
+        if let Some(i) = info {
+            let c = CfgContext::from_tla(&i.tla).unwrap_or_default();
+            if c.volume != u32::MAX {
+                minors.push(i.hdr.minor);
+            }
+        }
+        0
+    })?;
+    minors.reverse();
+    Ok(if err != 0 { Vec::new() } else { minors })
+}
+
+/// `generic_get_cmd`: option handling of the query commands, then the query.
+fn generic_get_cmd(app: &mut App, cm: &CmdDef, show: Scmd, parsed: &Parsed) -> Result<i32, Exit> {
+    let mut wfc: i64 = genl::limits::WFC_TIMEOUT_DEF;
+    let mut degr: i64 = genl::limits::DEGR_WFC_TIMEOUT_DEF;
+    let mut outdated: i64 = genl::limits::OUTDATED_WFC_TIMEOUT_DEF;
+    use genl::limits as l;
+    for o in &parsed.opts {
+        let arg = o.arg.as_deref();
+        match char::from_u32(o.val as u32).unwrap_or('?') {
+            't' => {
+                wfc = m_strtoll(arg.unwrap_or(""), '1')? as i32 as i64;
+                if !(l::WFC_TIMEOUT_MIN..=l::WFC_TIMEOUT_MAX).contains(&wfc) {
+                    eprintln!(
+                        "wfc_timeout => {wfc} out of range [{}..{}]",
+                        l::WFC_TIMEOUT_MIN,
+                        l::WFC_TIMEOUT_MAX
+                    );
+                    return Ok(20);
+                }
+            }
+            'd' => {
+                degr = m_strtoll(arg.unwrap_or(""), '1')? as i32 as i64;
+                if !(l::DEGR_WFC_TIMEOUT_MIN..=l::DEGR_WFC_TIMEOUT_MAX).contains(&degr) {
+                    eprintln!(
+                        "degr_wfc_timeout => {degr} out of range [{}..{}]",
+                        l::DEGR_WFC_TIMEOUT_MIN,
+                        l::DEGR_WFC_TIMEOUT_MAX
+                    );
+                    return Ok(20);
+                }
+            }
+            'o' => {
+                outdated = m_strtoll(arg.unwrap_or(""), '1')? as i32 as i64;
+                if !(l::OUTDATED_WFC_TIMEOUT_MIN..=l::OUTDATED_WFC_TIMEOUT_MAX).contains(&outdated)
+                {
+                    eprintln!(
+                        "outdated_wfc_timeout => {outdated} out of range [{}..{}]",
+                        l::OUTDATED_WFC_TIMEOUT_MIN,
+                        l::OUTDATED_WFC_TIMEOUT_MAX
+                    );
+                    return Ok(20);
+                }
+            }
+            'n' => app.opt_now = true,
+            's' => {
+                app.opt_verbose = true;
+                app.opt_statistics = true;
+            }
+            'w' => {
+                if arg.is_none() || arg == Some("yes") {
+                    app.wait_after_sb = true;
+                }
+            }
+            'D' => app.show_defaults = true,
+            'T' => app.opt_timestamps = true,
+            // `-(` passes main's getopt (its option string is "("), not the command's own.
+            c => {
+                eprintln!("{}: invalid option -- '{c}'", cm.name);
+                return Ok(20);
+            }
+        }
+    }
+    if !parsed.operands.is_empty() {
+        warn_excess(app, &parsed.operands);
+        return Ok(20);
+    }
+    let mut timeout_ms = -1;
+    if cm.wait_for_connect_timeouts {
+        match choose_timeout(app, wfc as i32, degr as i32, outdated as i32) {
+            Ok(t) => {
+                if t != 0 {
+                    timeout_ms = t * 1000;
+                }
+            }
+            Err(code) => return Ok(code),
+        }
+    } else if !cm.continuous_poll {
+        timeout_ms = 120_000;
+    }
+    let spec = GetSpec {
+        cmd: cm.cmd.expect("query commands have a netlink command"),
+        missing_ok: cm.missing_ok,
+        warn_on_missing: cm.warn_on_missing,
+        continuous_poll: cm.continuous_poll,
+    };
+    let name = cm.name;
+    generic_get(app, spec, timeout_ms, &mut |app, info| {
+        crate::scmd::dispatch(app, show, name, spec, info)
+    })
+}
+
+/// `choose_timeout`: which of the wait timeouts applies, asked from the kernel.
+fn choose_timeout(app: &mut App, wfc: i32, mut degr: i32, mut outdated: i32) -> Result<i32, i32> {
+    if 0 < wfc && (wfc < degr || degr == 0) {
+        degr = wfc;
+        eprint!("degr-wfc-timeout has to be shorter than wfc-timeout\ndegr-wfc-timeout implicitly set to wfc-timeout ({degr}s)\n");
+    }
+    if 0 < degr && (degr < outdated || outdated == 0) {
+        outdated = wfc;
+        eprint!("outdated-wfc-timeout has to be shorter than degr-wfc-timeout\noutdated-wfc-timeout implicitly set to degr-wfc-timeout ({degr}s)\n");
+    }
+    let fam = app.family_id();
+    let minor = app.minor;
+    let sock = app.sock();
+    let seq = sock.next_seq();
+    let req = DrbdRequest {
+        cmd: Cmd::GetTimeoutType,
+        hdr: DrbdGenlMsgHdr { minor, flags: 0 },
+        attrs: Vec::new(),
+    };
+    let bytes = nl::encode_request(req, fam, seq, sock.pid, false);
+    let desc: String = if sock.send(&bytes).is_err() {
+        "error sending config command".into()
+    } else {
+        match recv_reply(sock, Some(seq), 120_000) {
+            Reply::Msg(m) => {
+                let rr = m.drbd_hdr().ret_code();
+                if rr == ERR_MINOR_INVALID {
+                    "minor not available".into()
+                } else if rr != NO_ERROR {
+                    "error receiving netlink reply".into()
+                } else {
+                    match Tla::parse(m.drbd_attrs())
+                        .ok()
+                        .and_then(|t| attrs::timeout_type(&t))
+                    {
+                        Some(t) => {
+                            return Ok(match t {
+                                1 => degr,
+                                2 => outdated,
+                                _ => wfc,
+                            })
+                        }
+                        None => {
+                            "reply did not validate - do you need to upgrade your userland tools?"
+                                .into()
+                        }
+                    }
+                }
+            }
+            Reply::Ack | Reply::Err(None) => "error receiving netlink reply".into(),
+            Reply::Err(Some(d)) => d,
+        }
+    };
+    eprintln!("error determining which timeout to use: {desc}");
+    Err(20)
+}
+
+/// `generic_get`: sends a query (a dump when no minor is addressed), feeds every reply message
+/// to `show`, and returns the exit code. `show` returns non-zero to stop (negative: success).
+pub fn generic_get(
+    app: &mut App,
+    spec: GetSpec,
+    timeout_arg: i32,
+    show: &mut dyn FnMut(&mut App, Option<&Info<'_>>) -> i32,
+) -> Result<i32, Exit> {
+    let mut desc: Option<String> = None;
+    let mut rv = NO_ERROR;
+    let mut err = 0;
+    'out: {
+        if spec.continuous_poll {
+            app.sock().join_ctrl_notify();
+            if !app.sock().join_group(genl::MCAST_GROUP_EVENTS) {
+                desc = Some("unable to join drbd events multicast group".into());
+                rv = OTHER_ERROR;
+                break 'out;
+            }
+        }
+        let dump = app.minor == u32::MAX;
+        let mut attrs = Vec::new();
+        if dump && app.objname != "all" {
+            let mut buf = vec![0u8; MSG_SIZE];
+            let mut w = NlaWriter::new(&mut buf);
+            if let Ok(n) = w.nest_start(TopAttr::CfgContext as u16 | NLA_F_NESTED) {
+                let f = genl::CFG_CONTEXT.field(2).expect("ctx_resource_name");
+                let _ = w.put_str_bytes(f.nla_type(), app.objname.as_bytes());
+                let _ = w.nest_end(n);
+            }
+            let len = w.len();
+            attrs = buf[..len].to_vec();
+        }
+        let fam = app.family_id();
+        let minor = app.minor;
+        let sock = app.sock();
+        let seq = sock.next_seq();
+        let req = DrbdRequest {
+            cmd: spec.cmd,
+            hdr: DrbdGenlMsgHdr { minor, flags: 0 },
+            attrs,
+        };
+        let bytes = nl::encode_request(req, fam, seq, sock.pid, dump);
+        if sock.send(&bytes).is_err() {
+            desc = Some("error sending config command".into());
+            rv = OTHER_ERROR;
+            break 'out;
+        }
+        loop {
+            let fd = {
+                use std::os::fd::AsRawFd;
+                app.sock().sock.as_raw_fd()
+            };
+            let start = std::time::Instant::now();
+            let mut pfds = [
+                libc::pollfd {
+                    fd: 1,
+                    events: libc::POLLHUP,
+                    revents: 0,
+                },
+                libc::pollfd {
+                    fd,
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+            ];
+            app.out.flush();
+            // SAFETY: two valid pollfds.
+            let ret = unsafe { libc::poll(pfds.as_mut_ptr(), 2, timeout_arg) };
+            if ret == 0 {
+                err = 5;
+                break 'out;
+            }
+            if pfds[0].revents == libc::POLLERR || pfds[0].revents == libc::POLLHUP {
+                break 'out;
+            }
+            let data = match app.sock().recv(-1) {
+                Ok(d) => d,
+                Err(RecvError::TimedOut) => {
+                    err = 5;
+                    break 'out;
+                }
+                Err(RecvError::Failed(_)) => {
+                    err = 20;
+                    break 'out;
+                }
+            };
+            let (msgs, ok) = nl::split_datagram(&data);
+            if !ok || msgs.is_empty() {
+                continue;
+            }
+            match msgs[0].ty {
+                nl::NLMSG_NOOP | nl::NLMSG_OVERRUN => continue,
+                nl::NLMSG_DONE => {
+                    if spec.continuous_poll {
+                        continue;
+                    }
+                    err = show(app, None);
+                    if err != 0 {
+                        break 'out;
+                    }
+                    err = -msgs[0].error_code();
+                    if err != 0 && (err != libc::ENODEV || !spec.missing_ok) {
+                        eprintln!("received netlink error reply: {}", sys::strerror(err));
+                        err = 20;
+                    }
+                    break 'out;
+                }
+                nl::NLMSG_ERROR => {
+                    let e = -msgs[0].error_code();
+                    if e == 0 {
+                        continue;
+                    }
+                    let d = desc.clone().unwrap_or_else(|| sys::strerror(e));
+                    eprintln!("received netlink error reply: {d}");
+                    err = 20;
+                    break 'out;
+                }
+                _ => {}
+            }
+            if timeout_arg != -1 && start.elapsed().as_millis() as i64 >= i64::from(timeout_arg) {
+                err = 5;
+                break 'out;
+            }
+            for m in &msgs {
+                if m.ty < nl::NLMSG_MIN_TYPE {
+                    continue;
+                }
+                if m.ty == nl::GENL_ID_CTRL {
+                    if m.genl_cmd() == nl::CTRL_CMD_DELMCAST_GRP {
+                        let body = m.payload.get(4..).unwrap_or(&[]);
+                        let id = attrs::raw_field(body, nl::CTRL_ATTR_FAMILY_ID)
+                            .and_then(|b| b.get(..2))
+                            .map(|b| u16::from_ne_bytes([b[0], b[1]]));
+                        if id == Some(fam) {
+                            break 'out;
+                        }
+                    }
+                    continue;
+                }
+                if m.ty != fam {
+                    continue;
+                }
+                let Ok(tla) = Tla::parse(m.drbd_attrs()) else {
+                    desc = Some(
+                        "reply did not validate - do you need to upgrade your userland tools?"
+                            .into(),
+                    );
+                    rv = OTHER_ERROR;
+                    break 'out;
+                };
+                let hdr = m.drbd_hdr();
+                if spec.continuous_poll {
+                    if let Some(ctx) = CfgContext::from_tla(&tla) {
+                        match app.context {
+                            CTX_MINOR if app.minor != hdr.minor => {
+                                continue;
+                            }
+                            CTX_RESOURCE if app.objname != ctx.resource_name => {
+                                continue;
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                rv = hdr.ret_code();
+                if rv == ERR_MINOR_INVALID {
+                    if spec.warn_on_missing {
+                        eprint!("Minor invalid");
+                    }
+                    if spec.missing_ok {
+                        rv = NO_ERROR;
+                    }
+                }
+                app.last_reply = Some(m.drbd_attrs().to_vec());
+                if rv != NO_ERROR {
+                    break 'out;
+                }
+                let info = Info { msg: m, hdr, tla };
+                err = show(app, Some(&info));
+                if err != 0 {
+                    if err < 0 {
+                        err = 0;
+                    }
+                    break 'out;
+                }
+            }
+            if !spec.continuous_poll && !dump {
+                err = show(app, None);
+                break 'out;
+            }
+        }
+    }
+    if err == 0 {
+        err = app.print_config_error(rv, desc.as_deref());
+    }
+    Ok(err)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// An App that prints into a buffer and has no netlink socket.
+    pub(crate) fn test_app() -> App {
+        let mut app = App::new("drbdsetup");
+        app.out = Out::new(80);
+        app.out.live = false;
+        app
+    }
+
+    /// The request drbdsetup builds for a command line (without sending it).
+    fn request(args: &[&str]) -> DrbdRequest {
+        let mut app = test_app();
+        let cm = find_cmd(args[0]).unwrap();
+        let rest: Vec<String> = args[1..].iter().map(|s| s.to_string()).collect();
+        let (parsed, targets) = parse_command_line(&mut app, cm, &rest).ok().unwrap();
+        match build_config_request(&mut app, cm, &parsed, &targets)
+            .ok()
+            .unwrap()
+        {
+            Ok(r) => r,
+            Err(rv) => panic!("{args:?}: refused with {rv}"),
+        }
+    }
+
+    /// An attribute: nla_len, nla_type, payload, padding.
+    fn nla(ty: u16, payload: &[u8]) -> Vec<u8> {
+        let mut v = Vec::new();
+        v.extend_from_slice(&((4 + payload.len()) as u16).to_ne_bytes());
+        v.extend_from_slice(&ty.to_ne_bytes());
+        v.extend_from_slice(payload);
+        while v.len() % 4 != 0 {
+            v.push(0);
+        }
+        v
+    }
+
+    const M: u16 = 1 << 14; // DRBD_GENLA_F_MANDATORY
+    const N: u16 = 1 << 15; // NLA_F_NESTED
+
+    fn sockaddr_in(port: u16, ip: [u8; 4]) -> Vec<u8> {
+        let mut v = 2u16.to_ne_bytes().to_vec();
+        v.extend_from_slice(&port.to_be_bytes());
+        v.extend_from_slice(&ip);
+        v.extend_from_slice(&[0; 8]);
+        v
+    }
+
+    // The expected attribute streams follow drbd-utils' `_generic_config_cmd`: the context nest
+    // (resource name, then the two addresses), then the command's struct nest with the options in
+    // command-line order and the positional arguments after them; mandatory fields carry bit 14,
+    // nests bit 15.
+
+    #[test]
+    fn primary_force() {
+        let r = request(&["primary", "0", "--force"]);
+        assert_eq!(r.cmd, Cmd::Primary);
+        assert_eq!(r.hdr, DrbdGenlMsgHdr { minor: 0, flags: 0 });
+        assert_eq!(r.attrs, nla(6 | N, &nla(1 | M, &[1])));
+        // --force=no sends an empty nest; --overwrite-data-of-peer is the old spelling.
+        assert_eq!(
+            request(&["primary", "0", "--force=no"]).attrs,
+            nla(6 | N, &[])
+        );
+        assert_eq!(
+            request(&["primary", "/dev/drbd3", "--overwrite-data-of-peer"])
+                .hdr
+                .minor,
+            3
+        );
+        let s = request(&["secondary", "5"]);
+        assert_eq!((s.cmd, s.hdr.minor, s.attrs.len()), (Cmd::Secondary, 5, 0));
+    }
+
+    #[test]
+    fn disk_options_with_units_and_defaults_flag() {
+        let r = request(&[
+            "disk-options",
+            "3",
+            "--resync-rate=10M",
+            "--on-io-error=pass_on",
+            "--set-defaults",
+            "--disk-barrier",
+            "--resync-after=-1",
+            "--c-fill-target=1M",
+        ]);
+        assert_eq!(r.cmd, Cmd::ChgDiskOpts);
+        assert_eq!(r.hdr, DrbdGenlMsgHdr { minor: 3, flags: 1 });
+        let mut inner = nla(8 | M, &10240u32.to_ne_bytes());
+        inner.extend(nla(6 | M, &0u32.to_ne_bytes()));
+        inner.extend(nla(16 | M, &[1]));
+        inner.extend(nla(9 | M, &u32::MAX.to_ne_bytes()));
+        inner.extend(nla(13 | M, &2048u32.to_ne_bytes()));
+        assert_eq!(r.attrs, nla(3 | N, &inner));
+    }
+
+    #[test]
+    fn attach_arguments_follow_options() {
+        // Block devices are checked by opening them, so only the index conversions are covered
+        // here; the scenario covers real devices.
+        let mut app = test_app();
+        let cm = find_cmd("attach").unwrap();
+        let args: Vec<String> = ["0", "/nonexistent", "/nonexistent", "internal"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let (parsed, targets) = parse_command_line(&mut app, cm, &args).ok().unwrap();
+        assert_eq!(app.minor, 0);
+        assert_eq!(parsed.operands.len(), 3);
+        assert_eq!(
+            build_config_request(&mut app, cm, &parsed, &targets)
+                .ok()
+                .unwrap(),
+            Err(OTHER_ERROR)
+        );
+    }
+
+    #[test]
+    fn connect_context_and_net_conf() {
+        let r = request(&[
+            "connect",
+            "r0",
+            "ipv4:127.0.0.1:7789",
+            "127.0.0.1:7790",
+            "--protocol=c",
+            "--shared-secret=s3",
+            "--discard-my-data=no",
+            "--dry-run",
+        ]);
+        assert_eq!(r.cmd, Cmd::Connect);
+        assert_eq!(
+            r.hdr,
+            DrbdGenlMsgHdr {
+                minor: u32::MAX,
+                flags: 0
+            }
+        );
+        let mut ctx = nla(2 | M, b"r0\0");
+        ctx.extend(nla(3 | M, &sockaddr_in(7789, [127, 0, 0, 1])));
+        ctx.extend(nla(4 | M, &sockaddr_in(7790, [127, 0, 0, 1])));
+        let mut net = nla(6 | M, &3u32.to_ne_bytes());
+        net.extend(nla(1 | M, b"s3\0"));
+        net.extend(nla(28 | M, &[1]));
+        let mut want = nla(2 | N, &ctx);
+        want.extend(nla(5 | N, &net));
+        assert_eq!(r.attrs, want);
+    }
+
+    #[test]
+    fn new_minor_and_resource_commands() {
+        let r = request(&["new-minor", "r0", "7", "1"]);
+        assert_eq!(r.hdr, DrbdGenlMsgHdr { minor: 7, flags: 0 });
+        let mut ctx = nla(2 | M, b"r0\0");
+        ctx.extend(nla(1 | M, &1u32.to_ne_bytes()));
+        assert_eq!(r.attrs, nla(2 | N, &ctx));
+        let r = request(&["new-resource", "r1", "--on-no-data-accessible=suspend-io"]);
+        let mut want = nla(2 | N, &nla(2 | M, b"r1\0"));
+        want.extend(nla(4 | N, &nla(2 | M, &1u32.to_ne_bytes())));
+        assert_eq!(r.attrs, want);
+        let r = request(&["disconnect", "10.0.0.1", "10.0.0.2:1", "--force"]);
+        let mut ctx = nla(3 | M, &sockaddr_in(7788, [10, 0, 0, 1]));
+        ctx.extend(nla(4 | M, &sockaddr_in(1, [10, 0, 0, 2])));
+        let mut want = nla(2 | N, &ctx);
+        want.extend(nla(12 | N, &nla(1 | M, &[1])));
+        assert_eq!(r.attrs, want);
+        let r = request(&["down", "r0"]);
+        assert_eq!(r.attrs, nla(2 | N, &nla(2 | M, b"r0\0")));
+    }
+
+    #[test]
+    fn refusals_before_sending() {
+        let mut app = test_app();
+        let cm = find_cmd("connect").unwrap();
+        let args: Vec<String> = ["r0", "1.2.3.4", "1.2.3.5", "--protocol=D"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let (parsed, targets) = parse_command_line(&mut app, cm, &args).ok().unwrap();
+        assert_eq!(
+            build_config_request(&mut app, cm, &parsed, &targets)
+                .ok()
+                .unwrap(),
+            Err(OTHER_ERROR)
+        );
+        let cm = find_cmd("new-minor").unwrap();
+        let args: Vec<String> = ["r0", "1", "0", "extra"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let mut app = test_app();
+        let (parsed, targets) = parse_command_line(&mut app, cm, &args).ok().unwrap();
+        assert_eq!(
+            build_config_request(&mut app, cm, &parsed, &targets)
+                .ok()
+                .unwrap(),
+            Err(OTHER_ERROR)
+        );
+        assert_eq!(
+            app.out.text(),
+            "\n",
+            "the excess-arguments line ends on stdout"
+        );
+    }
+
+    #[test]
+    fn result_codes_to_exit_codes() {
+        let mut app = test_app();
+        app.objname = "r0".into();
+        assert_eq!(app.print_config_error(101, None), 0);
+        assert_eq!(app.print_config_error(1, None), 0);
+        assert_eq!(app.print_config_error(2, None), 0);
+        assert_eq!(app.print_config_error(158, None), 10);
+        assert_eq!(app.print_config_error(-2, None), 17);
+        assert_eq!(app.print_config_error(-16, None), 5);
+        assert_eq!(app.print_config_error(-4, None), 16);
+        assert_eq!(app.print_config_error(-1, None), 11);
+        assert_eq!(app.print_config_error(0, None), 11);
+        assert_eq!(app.print_config_error(OTHER_ERROR, Some("x")), 20);
+        assert_eq!(app.print_config_error(5, None), 20);
+        assert_eq!(app.print_config_error(-22, None), 20);
+        assert_eq!(app.print_config_error(171, None), 20);
+    }
+
+    #[test]
+    fn context_errors() {
+        let run = |args: &[&str]| {
+            let mut app = test_app();
+            let cm = find_cmd(args[0]).unwrap();
+            let rest: Vec<String> = args[1..].iter().map(|s| s.to_string()).collect();
+            let r = parse_command_line(&mut app, cm, &rest).err().map(|e| e.0);
+            (r, app.out.text())
+        };
+        assert_eq!(run(&["primary"]).0, Some(20));
+        assert!(run(&["primary"])
+            .1
+            .starts_with("USAGE:\n drbdsetup primary {minor}"));
+        assert_eq!(run(&["primary", "r0"]).0, Some(20));
+        assert_eq!(run(&["primary", ""]).0, Some(1));
+        let (code, out) = run(&["primary", "all"]);
+        assert_eq!(code, Some(20));
+        assert!(out.ends_with("\ncommand does not accept argument 'all'\n"));
+        assert_eq!(run(&["disconnect", "1.2.3.4"]).0, Some(20));
+        assert_eq!(run(&["attach", "0", "--bogus"]).0, Some(20));
+        assert_eq!(run(&["status"]).0, None);
+        assert_eq!(run(&["status", "-v"]).0, Some(20));
+    }
+}
