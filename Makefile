@@ -10,16 +10,16 @@ SHELL := /bin/bash
 .PHONY: check demo setup kernel module tools clean
 
 check:
-	@scripts/check.sh
+	@bash scripts/check.sh
 
 demo:
-	@scripts/demo.sh
+	@bash scripts/demo.sh
 
 setup:
-	@scripts/setup.sh
+	@bash scripts/setup.sh
 
 kernel:
-	@scripts/build-kernel.sh
+	@bash scripts/build-kernel.sh
 
 # Build against any kernel tree with CONFIG_RUST=y: make module KDIR=/lib/modules/$(uname -r)/build
 module:
