@@ -7,5 +7,6 @@ pub mod bitmap_codec;
 pub mod genl;
 pub mod meta;
 pub mod packets;
+pub mod state;
 pub mod uuid;
 pub mod wire;

@@ -13,6 +13,8 @@ pub mod genl;
 pub mod meta;
 #[path = "../../../drbd_rs/core/packets.rs"]
 pub mod packets;
+#[path = "../../../drbd_rs/core/state.rs"]
+pub mod state;
 #[path = "../../../drbd_rs/core/uuid.rs"]
 pub mod uuid;
 #[path = "../../../drbd_rs/core/wire.rs"]
