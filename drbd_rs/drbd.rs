@@ -21,6 +21,22 @@ pub mod drbd_core;
 #[path = "../kunit/wire.rs"]
 mod kunit_wire;
 
+#[cfg(drbd_rs_kunit)]
+#[path = "../kunit/device.rs"]
+mod kunit_device;
+
+// The netlink control plane calls the Device API; until it does, parts are unused.
+#[allow(dead_code)]
+mod device;
+mod nl;
+mod proc_drbd;
+mod resource;
+mod sys;
+
+#[cfg(drbd_rs_kunit)]
+#[path = "../kunit/nl.rs"]
+mod kunit_nl;
+
 use drbd_core::wire;
 
 /// The DRBD release this module is compatible with; drbdadm reads it from `/proc/drbd` to pick
@@ -35,12 +51,39 @@ module! {
     authors: ["drbd-rs developers"],
     description: "drbd-rs: replicated block device compatible with DRBD 8.4",
     license: "GPL v2",
+    params: {
+        side_by_side: bool {
+            default: false,
+            description: "Load next to the C drbd: genl family drbd_rs, dynamic block major, /proc/drbd_rs",
+        },
+    },
 }
 
-struct DrbdRs;
+struct DrbdRs {
+    /// Block major 147, so `/dev/drbdN` can be created; unregistered at unload.
+    _major: sys::disk::BlockMajor,
+    /// `/proc/drbd`.
+    _proc: sys::procfs::ProcEntry<proc_drbd::DrbdProc>,
+}
 
 impl kernel::Module for DrbdRs {
-    fn init(_module: &'static ThisModule) -> Result<Self> {
+    fn init(module: &'static ThisModule) -> Result<Self> {
+        let side_by_side = module_parameters::side_by_side.value();
+        resource::init_registry();
+        // Side by side with the C drbd (which owns major 147): a dynamic major.
+        let major = if side_by_side {
+            sys::disk::BlockMajor::register(0, c"drbd_rs")?
+        } else {
+            sys::disk::BlockMajor::register(sys::disk::DRBD_MAJOR, c"drbd")?
+        };
+        nl::register(module, side_by_side)?;
+        let proc = match proc_drbd::create(side_by_side) {
+            Ok(p) => p,
+            Err(e) => {
+                nl::unregister();
+                return Err(e);
+            }
+        };
         pr_info!(
             "initialized. Version: {} (api:{}/proto:{}-{})\n",
             REL_VERSION,
@@ -48,12 +91,18 @@ impl kernel::Module for DrbdRs {
             wire::PRO_VERSION_MIN,
             wire::PRO_VERSION_MAX
         );
-        Ok(DrbdRs)
+        Ok(DrbdRs {
+            _major: major,
+            _proc: proc,
+        })
     }
 }
 
 impl Drop for DrbdRs {
     fn drop(&mut self) {
+        // No more requests, then no more objects; `/proc/drbd` and the major go after this.
+        nl::unregister();
+        nl::teardown();
         pr_info!("module cleanup done.\n");
     }
 }

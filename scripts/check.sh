@@ -53,6 +53,11 @@ scenarios=(
     "replicate-loopback tool=drbdsetup-rs module=drbd"
     "replicate-two-guests tool=drbdsetup-rs module=drbd"
     "tool-compat module=drbd"
+    "control-plane tool=drbdsetup-84 module=drbd"
+    "control-plane tool=drbdsetup-84 module=drbd_rs"
+    "single-node-io tool=drbdsetup-84 module=drbd"
+    "single-node-io tool=drbdsetup-84 module=drbd_rs"
+    "single-node-io tool=drbdsetup-rs module=drbd_rs"
 )
 for s in "${scenarios[@]}"; do
     stamp "scenario: $s"

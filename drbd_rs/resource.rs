@@ -1,0 +1,403 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The object model of DRBD 8.4: resources by name, each with its options, one (for now
+//! unconfigured) connection, and volumes; each volume is a device with a minor that is unique
+//! module-wide.
+//!
+//! Everything lives in one registry behind one mutex ([`REGISTRY`]). Netlink requests run one
+//! at a time (the family has no parallel ops), so the registry only changes under a request;
+//! `/proc/drbd` and future kernel-side users read it under the same lock. Long operations on a
+//! device (attach, role changes) take an `Arc` of it out of the registry and drop the lock.
+//!
+//! Configuration structs (`res_opts`, `disk_conf`, later `net_conf`) are kept generically as
+//! [`Conf`]: a value per field of the ABI table in `core::genl`, so parsing, defaults and
+//! encoding follow the table and cannot drift from it.
+
+use kernel::prelude::*;
+use kernel::sync::Arc;
+
+pub(crate) use crate::device::Device;
+use crate::drbd_core::genl::{FieldDef, FieldType, StructDef};
+use crate::drbd_core::meta;
+
+/// Largest number of fields of a configuration struct (`net_conf` has field numbers up to 34).
+const MAX_FIELDS: usize = 35;
+/// Longest string field buffer (`backing_dev`, `meta_dev`, resource names): 128 bytes.
+const MAX_STR: usize = 128;
+
+/// The values of one configuration struct (`res_opts`, `disk_conf`, ...).
+///
+/// Numbers are kept as the 64-bit pattern of their field (signed fields sign-extended), strings
+/// as bytes without NUL, at most one byte shorter than the C buffer (what `nla_strscpy` keeps).
+#[derive(Clone)]
+pub(crate) struct Conf {
+    def: &'static StructDef,
+    nums: [u64; MAX_FIELDS],
+    strs: [[u8; MAX_STR]; 2],
+    str_len: [usize; 2],
+}
+
+impl Conf {
+    /// All fields zero / empty: a freshly allocated C struct.
+    pub(crate) fn zeroed(def: &'static StructDef) -> Self {
+        Conf {
+            def,
+            nums: [0; MAX_FIELDS],
+            strs: [[0; MAX_STR]; 2],
+            str_len: [0; 2],
+        }
+    }
+
+    /// All fields zero, then the defaults applied (`set_*_defaults`).
+    pub(crate) fn with_defaults(def: &'static StructDef) -> Self {
+        let mut c = Conf::zeroed(def);
+        c.set_defaults();
+        c
+    }
+
+    /// The table this struct follows.
+    pub(crate) fn def(&self) -> &'static StructDef {
+        self.def
+    }
+
+    /// `set_*_defaults`: every field with a default, and every string, unless the field may
+    /// only be set at creation (those keep their value, as in the C module).
+    pub(crate) fn set_defaults(&mut self) {
+        for f in self.def.fields {
+            if f.invariant {
+                continue;
+            }
+            match f.ty {
+                FieldType::String { .. } => self.set_str(f.id, b""),
+                _ => {
+                    if let Some(d) = f.default {
+                        self.set_num(f.id, d as u64);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Which string slot field `id` uses (a struct has at most two strings we keep: the C
+    /// `net_conf` has five, handled when connections come).
+    fn str_slot(&self, id: u16) -> Option<usize> {
+        let mut slot = 0;
+        for f in self.def.fields {
+            if let FieldType::String { .. } = f.ty {
+                if f.id == id {
+                    return (slot < 2).then_some(slot);
+                }
+                slot += 1;
+            }
+        }
+        None
+    }
+
+    /// Field `id` as a number (0 for fields that are not numbers).
+    pub(crate) fn num(&self, id: u16) -> u64 {
+        self.nums.get(usize::from(id)).copied().unwrap_or(0)
+    }
+
+    /// Sets number field `id`.
+    pub(crate) fn set_num(&mut self, id: u16, v: u64) {
+        if let Some(n) = self.nums.get_mut(usize::from(id)) {
+            *n = v;
+        }
+    }
+
+    /// String field `id` (empty for fields that are not strings).
+    pub(crate) fn str(&self, id: u16) -> &[u8] {
+        match self.str_slot(id) {
+            Some(s) => &self.strs[s][..self.str_len[s]],
+            None => &[],
+        }
+    }
+
+    /// Sets string field `id` to `v` up to its first NUL, cut to the C buffer as
+    /// `nla_strscpy` does.
+    pub(crate) fn set_str(&mut self, id: u16, v: &[u8]) {
+        let Some(f) = self.def.field(id) else {
+            return;
+        };
+        let FieldType::String { max_len } = f.ty else {
+            return;
+        };
+        let Some(s) = self.str_slot(id) else {
+            return;
+        };
+        let v = match v.iter().position(|&b| b == 0) {
+            Some(n) => &v[..n],
+            None => v,
+        };
+        // The C buffer is `max_len + 1` bytes; `nla_strscpy` keeps one byte for the NUL.
+        let n = v.len().min(usize::from(max_len)).min(MAX_STR - 1);
+        self.strs[s][..n].copy_from_slice(&v[..n]);
+        self.strs[s][n..].fill(0);
+        self.str_len[s] = n;
+    }
+
+    /// Applies one field read from a request (the payload already validated by the policy).
+    pub(crate) fn apply(&mut self, f: &FieldDef, payload: &[u8]) {
+        let get = |n: usize| -> u64 {
+            let mut b = [0u8; 8];
+            let n = n.min(payload.len());
+            b[..n].copy_from_slice(&payload[..n]);
+            u64::from_ne_bytes(b)
+        };
+        match f.ty {
+            FieldType::U8 | FieldType::Flag => self.set_num(f.id, get(1)),
+            FieldType::U16 => self.set_num(f.id, get(2)),
+            FieldType::U32 => self.set_num(f.id, get(4)),
+            FieldType::I32 => self.set_num(f.id, get(4) as u32 as i32 as i64 as u64),
+            FieldType::U64 => self.set_num(f.id, get(8)),
+            FieldType::String { .. } => self.set_str(f.id, payload),
+            FieldType::Binary { .. } => {}
+        }
+    }
+}
+
+/// One volume of a resource: its number and its device.
+pub(crate) struct Volume {
+    /// Volume number within the resource.
+    pub(crate) vnr: u32,
+    /// The device (`/dev/drbd<minor>`).
+    pub(crate) device: Arc<Device>,
+    /// The `disk_conf` it was attached with (and changed by `disk-options`), while attached.
+    pub(crate) disk_conf: Option<Conf>,
+}
+
+/// A resource: a name, options, a connection (not configurable yet) and volumes.
+pub(crate) struct Resource {
+    /// Identifies the resource across dump rounds (names can be reused after deletion).
+    pub(crate) id: u64,
+    /// The name, without NUL (at most 128 bytes, as the C module accepts).
+    pub(crate) name: KVec<u8>,
+    /// `res_opts`.
+    pub(crate) res_opts: Conf,
+    /// Volumes, ordered by volume number.
+    pub(crate) volumes: KVec<Volume>,
+}
+
+impl Resource {
+    /// The volume numbered `vnr`.
+    pub(crate) fn volume(&self, vnr: u32) -> Option<&Volume> {
+        self.volumes.iter().find(|v| v.vnr == vnr)
+    }
+
+    /// The first volume numbered `vnr` or higher (`idr_get_next`).
+    pub(crate) fn volume_from(&self, vnr: u32) -> Option<&Volume> {
+        self.volumes.iter().find(|v| v.vnr >= vnr)
+    }
+}
+
+/// All resources, in creation order (the C module's `drbd_resources` list).
+pub(crate) struct Registry {
+    /// The resources.
+    pub(crate) resources: KVec<Resource>,
+    next_id: u64,
+}
+
+kernel::sync::global_lock! {
+    // SAFETY: Initialized in module init (`init_registry`) before anything else uses it.
+    pub(crate) unsafe(uninit) static REGISTRY: Mutex<Registry> = Registry {
+        resources: KVec::new(),
+        next_id: 1,
+    };
+}
+
+/// Initializes [`REGISTRY`]; called once from module init before the netlink family and
+/// `/proc/drbd` exist.
+pub(crate) fn init_registry() {
+    // SAFETY: Called exactly once, from module init, before any other use of the lock.
+    unsafe { REGISTRY.init() };
+}
+
+/// Where a minor lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct MinorPos {
+    /// Index of the resource in [`Registry::resources`].
+    pub(crate) res: usize,
+    /// Index of the volume in that resource's `volumes`.
+    pub(crate) vol: usize,
+}
+
+impl Registry {
+    /// The resource called `name`.
+    pub(crate) fn find(&self, name: &[u8]) -> Option<usize> {
+        self.resources
+            .iter()
+            .position(|r| r.name.as_slice() == name)
+    }
+
+    /// The resource with id `id`.
+    pub(crate) fn find_id(&self, id: u64) -> Option<usize> {
+        self.resources.iter().position(|r| r.id == id)
+    }
+
+    /// Where minor `minor` lives.
+    pub(crate) fn find_minor(&self, minor: u32) -> Option<MinorPos> {
+        for (ri, r) in self.resources.iter().enumerate() {
+            for (vi, v) in r.volumes.iter().enumerate() {
+                if v.device.minor() == minor {
+                    return Some(MinorPos { res: ri, vol: vi });
+                }
+            }
+        }
+        None
+    }
+
+    /// Every minor, ascending, with where it lives (the C module's `drbd_devices` idr order).
+    pub(crate) fn minors(&self) -> Result<KVec<(u32, MinorPos)>> {
+        let mut all = KVec::new();
+        for (ri, r) in self.resources.iter().enumerate() {
+            for (vi, v) in r.volumes.iter().enumerate() {
+                all.push(
+                    (v.device.minor(), MinorPos { res: ri, vol: vi }),
+                    GFP_KERNEL,
+                )?;
+            }
+        }
+        all.sort_unstable_by_key(|(m, _)| *m);
+        Ok(all)
+    }
+
+    /// Adds a resource called `name` with options `res_opts`; returns its index.
+    pub(crate) fn add(&mut self, name: &[u8], res_opts: Conf) -> Result<usize> {
+        let mut n = KVec::with_capacity(name.len(), GFP_KERNEL)?;
+        n.extend_from_slice(name, GFP_KERNEL)?;
+        let id = self.next_id;
+        self.next_id += 1;
+        self.resources.push(
+            Resource {
+                id,
+                name: n,
+                res_opts,
+                volumes: KVec::new(),
+            },
+            GFP_KERNEL,
+        )?;
+        Ok(self.resources.len() - 1)
+    }
+
+    /// Adds volume `vnr` with `device` to resource `res`, keeping volumes ordered.
+    pub(crate) fn add_volume(&mut self, res: usize, vnr: u32, device: Arc<Device>) -> Result {
+        let r = self.resources.get_mut(res).ok_or(EINVAL)?;
+        let at = r
+            .volumes
+            .iter()
+            .position(|v| v.vnr > vnr)
+            .unwrap_or(r.volumes.len());
+        r.volumes.reserve(1, GFP_KERNEL)?;
+        r.volumes
+            .insert_within_capacity(
+                at,
+                Volume {
+                    vnr,
+                    device,
+                    disk_conf: None,
+                },
+            )
+            .map_err(|_| ENOMEM)
+    }
+
+    /// Removes the volume at `pos` and returns its device.
+    pub(crate) fn remove_volume(&mut self, pos: MinorPos) -> Option<Arc<Device>> {
+        let r = self.resources.get_mut(pos.res)?;
+        if pos.vol >= r.volumes.len() {
+            return None;
+        }
+        r.volumes.remove(pos.vol).ok().map(|v| v.device)
+    }
+
+    /// Removes resource `res` (which must have no volumes left).
+    pub(crate) fn remove(&mut self, res: usize) -> Option<Resource> {
+        if res >= self.resources.len() {
+            return None;
+        }
+        self.resources.remove(res).ok()
+    }
+}
+
+/// What the control plane reads from a device besides its state: sizes, counters and, while
+/// attached, the meta-data view. Units as in the C module's `struct drbd_device`: sector counts
+/// for I/O (`send_cnt`, ...), plain counts for the rest.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct DeviceStats {
+    /// `get_capacity(vdisk)`, in sectors.
+    pub(crate) capacity: u64,
+    /// Exposed data UUID (`ed_uuid`).
+    pub(crate) ed_uuid: u64,
+    /// Sectors sent to / received from the peer, read from / written to the local disk.
+    pub(crate) send_cnt: u64,
+    /// See `send_cnt`.
+    pub(crate) recv_cnt: u64,
+    /// See `send_cnt`.
+    pub(crate) read_cnt: u64,
+    /// See `send_cnt`.
+    pub(crate) writ_cnt: u64,
+    /// Activity-log and bitmap meta-data writes.
+    pub(crate) al_writ_cnt: u64,
+    /// See `al_writ_cnt`.
+    pub(crate) bm_writ_cnt: u64,
+    /// Application bios in flight (`ap_bio_cnt`).
+    pub(crate) ap_bio_cnt: u32,
+    /// Requests waiting for the peer (`ap_pending_cnt`), resync requests (`rs_pending_cnt`).
+    pub(crate) ap_pending_cnt: u32,
+    /// See `ap_pending_cnt`.
+    pub(crate) rs_pending_cnt: u32,
+    /// Peer requests not yet acknowledged (`unacked_cnt`).
+    pub(crate) unacked_cnt: u32,
+    /// Local backing-device requests in flight (`local_cnt`).
+    pub(crate) local_cnt: u32,
+    /// New application I/O is blocked (`!may_inc_ap_bio`).
+    pub(crate) upper_blocked: bool,
+    /// Activity-log updates suspended (`AL_SUSPENDED`).
+    pub(crate) al_suspended: bool,
+    /// `/proc/drbd`'s congestion letter, `b'-'` when not congested.
+    pub(crate) congestion: u8,
+    /// Resync totals while resyncing, in bitmap bits.
+    pub(crate) rs_total: u64,
+    /// See `rs_total`.
+    pub(crate) rs_failed: u64,
+    /// Meta-data view while attached.
+    pub(crate) ldev: Option<LdevStats>,
+}
+
+/// The meta-data view of an attached device.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct LdevStats {
+    /// Current, bitmap and two history UUIDs (`md.uuid[UI_CURRENT..=UI_HISTORY_END]`).
+    pub(crate) uuids: [u64; 4],
+    /// Meta-data flags (`MDF_*`).
+    pub(crate) md_flags: u32,
+    /// Bits of the bitmap, and bits set (out of sync).
+    pub(crate) bits_total: u64,
+    /// See `bits_total`.
+    pub(crate) bits_oos: u64,
+}
+
+/// The statistics of `dev` as the control plane reports them. The device layer keeps the
+/// state, size, local I/O counters, UUIDs and meta-data flags; replication counters, the
+/// activity log and the bitmap do not exist yet and report 0 (the bitmap's size is derived
+/// from the device size, as `drbd_bm_bits` would give it).
+pub(crate) fn device_stats(dev: &Device) -> DeviceStats {
+    let s = dev.status();
+    let ldev = match (s.uuids, s.md_flags) {
+        (Some(uuids), Some(md_flags)) => Some(LdevStats {
+            uuids,
+            md_flags,
+            bits_total: meta::bitmap_bits(s.size_sectors),
+            bits_oos: 0,
+        }),
+        _ => None,
+    };
+    DeviceStats {
+        capacity: s.size_sectors,
+        ed_uuid: s.ed_uuid,
+        read_cnt: s.read_sectors,
+        writ_cnt: s.written_sectors,
+        congestion: b'-',
+        ldev,
+        ..DeviceStats::default()
+    }
+}
