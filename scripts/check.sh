@@ -26,6 +26,15 @@ while read -r p f; do passed=$((passed + p)); failed=$((failed + f)); done < <(
     sed -n 's/^test result: [a-zA-Z]*\. \([0-9]*\) passed; \([0-9]*\) failed.*/\1 \2/p' "$build/logs/cargo-test.log")
 grep -q '^test result:' "$build/logs/cargo-test.log" || { stamp "cargo test did not run"; failed=$((failed + 1)); }
 
+# The packet decoders take bytes from a possibly hostile peer: a million mutated packets and
+# header+payload streams must decode or be rejected without a panic.
+stamp "decoder fuzzer"
+if (cd "$top/userspace-tools" && "$CARGO" run --release --quiet -p drbd-core --example fuzz_decoders -- --iterations 1000000); then
+    passed=$((passed + 1))
+else
+    failed=$((failed + 1))
+fi
+
 run_vm() {
     if out=$("$here/run-scenario.sh" -o "$build/logs" "$KERNEL_IMAGE" "$INITRD" "$@" 2>&1); then
         r=0
