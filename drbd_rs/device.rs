@@ -173,8 +173,9 @@ struct Config {
 #[pin_data(PinnedDrop)]
 pub(crate) struct Device {
     minor: u32,
-    io: Arc<DeviceIo>,
+    // Dropped before `io`: the gendisk's teardown waits for I/O that still uses `io`.
     disk: Disk<DeviceIo>,
+    io: Arc<DeviceIo>,
     #[pin]
     cfg: Mutex<Config>,
 }

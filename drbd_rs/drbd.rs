@@ -80,7 +80,9 @@ impl kernel::Module for DrbdRs {
         let proc = match proc_drbd::create(side_by_side) {
             Ok(p) => p,
             Err(e) => {
+                // Requests may already have created resources and disks: drop them too.
                 nl::unregister();
+                nl::teardown();
                 return Err(e);
             }
         };

@@ -574,8 +574,16 @@ impl<T: DiskOps> VTable<T> {
             // SAFETY: blk-mq never passes a NULL request.
             rq: unsafe { NonNull::new_unchecked(rq) },
         };
+        // Requests must not submit bios from the submitter's context when it is inside
+        // `submit_bio` (`bio_list` set: our bios would queue behind the rest of a split bio) or
+        // flushing a plug (`plug` set: our backing-device requests would join the plug list
+        // blk-mq is draining, which corrupts its count and issues them outside the backing
+        // queue's own dispatch section). Both are served from the worker instead.
         // SAFETY: `current` is always valid for the running task.
-        let nested = unsafe { !(*bindings::get_current()).bio_list.is_null() };
+        let nested = unsafe {
+            let task = bindings::get_current();
+            !(*task).bio_list.is_null() || !(*task).plug.is_null()
+        };
         if nested {
             // SAFETY: the tag set's `driver_data` is the `Deferred<T>` of the `Disk` this queue
             // belongs to (`Disk` invariant), alive while requests can be queued.
@@ -938,16 +946,18 @@ impl<T: DiskOps> Drop for Disk<T> {
     fn drop(&mut self) {
         let g = self.gendisk.as_ptr();
         // SAFETY: added and live (type invariant). `del_gendisk` removes `/dev/<name>`, waits
-        // for requests in flight and exits the queue (so the tag set can be freed after this);
-        // `put_disk` drops our reference, and `free_disk` runs when the last opener is gone.
-        unsafe {
-            bindings::del_gendisk(g);
-            bindings::put_disk(g);
-        }
-        // `del_gendisk` waited for every request, deferred ones too; the worker may still be
-        // on its way out.
+        // for requests in flight and exits the queue (so the tag set can be freed after this).
+        unsafe { bindings::del_gendisk(g) };
+        // A `queue_rq` that already ended its request may still be returning (it touches the
+        // driver object and the worker after that); wait for every dispatch section to end,
+        // then for the worker, and only then drop our reference, whose `free_disk` may free
+        // the driver object.
+        // SAFETY: the tag set is live until our fields drop, after this function.
+        unsafe { bindings::blk_mq_wait_quiesce_done(self._tag_set.raw()) };
         // SAFETY: `work` is initialised (`Deferred` invariant).
         unsafe { bindings::flush_work(self.deferred.work.get()) };
+        // SAFETY: our reference from `Disk::new`, dropped once.
+        unsafe { bindings::put_disk(g) };
     }
 }
 
