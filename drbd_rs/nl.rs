@@ -861,68 +861,79 @@ fn multicast(cmd: Cmd, minor: u32, attrs: &[u8], seq_counter: &AtomicU32) {
     }
 }
 
-/// `notify_resource_state` for resource `r`.
-fn notify_resource(r: &Resource, nh_type: u32) -> Result {
+/// Sends one events2 notification as the C module builds them: the object's context, the
+/// notification header, the object's info (left out when it is destroyed) and its statistics.
+fn notify(
+    cmd: Cmd,
+    minor: u32,
+    (name, volume): (&[u8], Option<u32>),
+    nh_type: u32,
+    info: impl FnOnce(&mut NlaWriter<'_>) -> Result<(), NlaError>,
+    statistics: impl FnOnce(&mut NlaWriter<'_>) -> Result<(), NlaError>,
+) -> Result {
     let mut a = Attrs::new()?;
     a.put(|w| {
-        put_ctx(w, &r.name, None)?;
+        put_ctx(w, name, volume)?;
         put_notification_header(w, nh_type)?;
         if nh_type & !NOTIFY_CONTINUES != abi::NotifyType::Destroy as u32 {
-            put_resource_info(w, r)?;
+            info(w)?;
         }
-        put_resource_statistics(w)
+        statistics(w)
     })?;
-    multicast(Cmd::ResourceState, MINOR_NONE, a.bytes(), &NOTIFY_SEQ);
+    multicast(cmd, minor, a.bytes(), &NOTIFY_SEQ);
     Ok(())
+}
+
+/// `notify_resource_state` for resource `r`.
+fn notify_resource(r: &Resource, nh_type: u32) -> Result {
+    notify(
+        Cmd::ResourceState,
+        MINOR_NONE,
+        (&r.name, None),
+        nh_type,
+        |w| put_resource_info(w, r),
+        put_resource_statistics,
+    )
 }
 
 /// `notify_device_state` for volume `vnr` of `r`.
 fn notify_device(r: &Resource, vnr: u32, dev: &Device, nh_type: u32) -> Result {
-    let mut a = Attrs::new()?;
     let st = dev.state();
     let s = device_stats(dev);
-    a.put(|w| {
-        put_ctx(w, &r.name, Some(vnr))?;
-        put_notification_header(w, nh_type)?;
-        if nh_type & !NOTIFY_CONTINUES != abi::NotifyType::Destroy as u32 {
-            put_device_info(w, &st)?;
-        }
-        put_device_statistics(w, &s)
-    })?;
-    multicast(Cmd::DeviceState, dev.minor(), a.bytes(), &NOTIFY_SEQ);
-    Ok(())
+    notify(
+        Cmd::DeviceState,
+        dev.minor(),
+        (&r.name, Some(vnr)),
+        nh_type,
+        |w| put_device_info(w, &st),
+        |w| put_device_statistics(w, &s),
+    )
 }
 
 /// `notify_connection_state` for the connection of `r`.
 fn notify_connection(r: &Resource, nh_type: u32) -> Result {
-    let mut a = Attrs::new()?;
-    a.put(|w| {
-        put_ctx(w, &r.name, None)?;
-        put_notification_header(w, nh_type)?;
-        if nh_type & !NOTIFY_CONTINUES != abi::NotifyType::Destroy as u32 {
-            put_connection_info(w, r)?;
-        }
-        put_connection_statistics(w)
-    })?;
-    multicast(Cmd::ConnectionState, MINOR_NONE, a.bytes(), &NOTIFY_SEQ);
-    Ok(())
+    notify(
+        Cmd::ConnectionState,
+        MINOR_NONE,
+        (&r.name, None),
+        nh_type,
+        |w| put_connection_info(w, r),
+        put_connection_statistics,
+    )
 }
 
 /// `notify_peer_device_state` for volume `vnr` of `r`.
 fn notify_peer_device(r: &Resource, vnr: u32, dev: &Device, nh_type: u32) -> Result {
-    let mut a = Attrs::new()?;
     let st = dev.state();
     let s = device_stats(dev);
-    a.put(|w| {
-        put_ctx(w, &r.name, Some(vnr))?;
-        put_notification_header(w, nh_type)?;
-        if nh_type & !NOTIFY_CONTINUES != abi::NotifyType::Destroy as u32 {
-            put_peer_device_info(w, &st)?;
-        }
-        put_peer_device_statistics(w, &s)
-    })?;
-    multicast(Cmd::PeerDeviceState, MINOR_NONE, a.bytes(), &NOTIFY_SEQ);
-    Ok(())
+    notify(
+        Cmd::PeerDeviceState,
+        MINOR_NONE,
+        (&r.name, Some(vnr)),
+        nh_type,
+        |w| put_peer_device_info(w, &st),
+        |w| put_peer_device_statistics(w, &s),
+    )
 }
 
 /// Broadcasts a state change of the device with minor `minor`, from `os` to `ns` (its
