@@ -219,7 +219,7 @@ impl Device {
         )?;
         let disk = Disk::new(
             minor,
-            fmt!("drbd{}", minor),
+            fmt!("{}{}", crate::disk_name_prefix(), minor),
             true,
             &DISKLESS_LIMITS,
             io.clone(),

@@ -59,6 +59,16 @@ module! {
     },
 }
 
+/// Name prefix of the block devices: `/dev/drbdN` as a drop-in, `/dev/drbd_rsN` side by side
+/// with the C drbd, whose `/dev/drbdN` would otherwise collide with ours.
+pub(crate) fn disk_name_prefix() -> &'static str {
+    if module_parameters::side_by_side.value() {
+        "drbd_rs"
+    } else {
+        "drbd"
+    }
+}
+
 struct DrbdRs {
     /// Block major 147, so `/dev/drbdN` can be created; unregistered at unload.
     _major: sys::disk::BlockMajor,

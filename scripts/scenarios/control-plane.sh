@@ -170,8 +170,15 @@ if [ "$DRBD_MODULE" = drbd_rs ]; then
     major=$(sed -n 's/^ *\([0-9]*\) drbd_rs$/\1/p' /proc/devices)
     [ -n "$major" ] && [ "$major" != 147 ] || fail "side by side: drbd_rs major is '$major'"
     log "side by side: drbd_rs has block major $major"
+    # The same minor on both modules: the probe's new-minor 90 on drbd_rs must succeed (as
+    # /dev/drbd_rs90) while the C drbd's /dev/drbd90 exists; a clash of names would fail it and
+    # log a sysfs warning, which fails the run too.
+    run "$DRBDSETUP" new-resource sbs
+    run "$DRBDSETUP" new-minor sbs 90 0
     drbd-nl-fuzz --family drbd_rs probe > $T/side-by-side.txt 2>&1 || fail "side by side: probe of drbd_rs failed"
     grep -A1 '^== new-minor$' $T/side-by-side.txt | grep -q 'ret=101' || fail "side by side: new-minor on drbd_rs failed"
+    [ -b /dev/drbd90 ] || fail "side by side: the C drbd's /dev/drbd90 is gone"
+    run "$DRBDSETUP" down sbs
     head -1 /proc/drbd_rs
     run "$DRBDSETUP" status
     run rmmod drbd_rs
