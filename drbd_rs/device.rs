@@ -32,6 +32,7 @@ use crate::drbd_core::{
         MIN_FLEX_MD_DEVICE_SECTORS, UI_CURRENT, UI_SIZE,
     },
     state::{self, ChangeFlags, DrbdRet, OpenRefusal, State, StateEnv, DRBD_MAX_BIO_SIZE_SAFE},
+    uuid,
 };
 use crate::sys::{
     self,
@@ -722,6 +723,33 @@ impl Device {
         }
         self.disk.set_read_only(ch.state.role != Role::Primary);
         Ok(StateRv::Success)
+    }
+
+    /// `drbdsetup new-current-uuid` on a StandAlone device (`drbd_nl_new_c_uuid_doit`): the
+    /// bitmap UUID rotates into the history and a new data generation starts, the old current
+    /// UUID becoming the bitmap UUID; the meta-data is written at once. The caller refuses
+    /// connected devices. (`--clear-bitmap` has no bitmap to clear until drbd-rs keeps one.)
+    pub(crate) fn new_current_uuid(&self) -> Result<(), DrbdRet> {
+        let mut cfg = self.cfg.lock();
+        let Some(ldev) = cfg.ldev.as_mut() else {
+            return Err(DrbdRet::Ret(RetCode::NoDisk));
+        };
+        let role = self.io.state().role;
+        let mut uuids = uuid::Uuids::from_array(ldev.sb.uuids);
+        uuids.new_current_admin(role, sys::random_u64(), false);
+        ldev.sb.uuids = uuids.to_array();
+        let u = ldev.sb.uuids;
+        pr_info!(
+            "drbd{}: new current UUID {:016X}:{:016X}:{:016X}:{:016X}\n",
+            self.minor,
+            u[0],
+            u[1],
+            u[2],
+            u[3]
+        );
+        self.md_sync(ldev);
+        self.io.st.lock().uuids = Some(u);
+        Ok(())
     }
 
     /// Logs a refused state change as the C module does (`print_st_err`), for the reply.

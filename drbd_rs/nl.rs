@@ -1606,8 +1606,10 @@ fn new_c_uuid(_ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {
     if dev.state().conn != ConnState::StandAlone {
         return Ok(RetCode::Connected as i32);
     }
-    // MISSING in device.rs: a UUID rotation (`drbd_uuid_new_current` + bitmap clear).
-    Ok(RetCode::PacketNr as i32)
+    Ok(match dev.new_current_uuid() {
+        Ok(()) => NO_ERROR,
+        Err(e) => e.code(),
+    })
 }
 
 fn get_status(ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {

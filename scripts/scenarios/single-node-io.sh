@@ -66,6 +66,15 @@ log "$(proc_line 0)"
 cat /proc/drbd
 
 drbdsetup secondary 0
+# new-current-uuid starts a new data generation: the old current UUID becomes the bitmap UUID
+# (get-gi prints current:bitmap:history1:history2:flags).
+before=$("$DRBDSETUP" get-gi 0) || fail "get-gi failed"
+drbdsetup new-current-uuid 0
+after=$("$DRBDSETUP" get-gi 0) || fail "get-gi failed"
+log "get-gi before: $before; after: $after"
+[ "${after%%:*}" != "${before%%:*}" ] || fail "new-current-uuid kept the current UUID"
+[ "$(echo "$after" | cut -d: -f2)" = "$(echo "$before" | cut -d: -f1)" ] ||
+    fail "new-current-uuid: the bitmap UUID is not the old current UUID"
 drbdsetup detach 0
 proc_has 0 'cs:Unconfigured' || fail "after detach: $(proc_line 0)"
 md_dump
