@@ -41,8 +41,9 @@ pub const MCAST_GROUP_EVENTS: &str = "events";
 
 /// Attribute-type bit that marks a nested field attribute as mandatory (see the module docs).
 pub const DRBD_GENLA_F_MANDATORY: u16 = 1 << 14;
-/// Netlink's "payload is a nested attribute stream" bit. Newer kernels set it on nests they
-/// send; drbd-utils does not set it on the nests it sends. Receivers must accept both.
+/// Netlink's "payload is a nested attribute stream" bit. drbd-utils 9.22's drbdsetup-84 sets it
+/// on every struct nest it sends, and the in-tree C DRBD of Linux 7.3 validates strictly and
+/// refuses a nest without it (EINVAL); kernels set it on the nests they send.
 pub const NLA_F_NESTED: u16 = 1 << 15;
 /// Netlink's network-byte-order bit: the same bit as [`DRBD_GENLA_F_MANDATORY`].
 pub const NLA_F_NET_BYTEORDER: u16 = 1 << 14;
@@ -2878,8 +2879,8 @@ impl<'b> NlaWriter<'b> {
         self.put(ty, &[])
     }
 
-    /// Opens a nest of raw type `ty`. drbd-utils sends plain struct numbers here; OR in
-    /// [`NLA_F_NESTED`] to match what current kernels send.
+    /// Opens a nest of raw type `ty`. OR in [`NLA_F_NESTED`] for requests to the drbd family:
+    /// drbdsetup-84 does, and the strict policies of the C module and drbd_rs require it.
     pub fn nest_start(&mut self, ty: u16) -> Result<Nest, NlaError> {
         let start = self.len;
         self.put(ty, &[])?;
