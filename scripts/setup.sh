@@ -32,7 +32,7 @@ derive_backports_source() {
     [ -n "$uri" ] || { echo "setup.sh: no Debian apt source found to derive trixie-backports from" >&2; exit 1; }
     local want
     want=$(printf 'Types: deb\nURIs: %s\nSuites: trixie-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' "$uri")
-    if [ ! -f "$out" ] || [ "$(cat "$out")" != "$want" ]; then
+    if [ ! -f "$out" ] || [ "$(cat "$out")" != "$want" ] || [ ! -f /etc/apt/preferences.d/drbd-rs-trixie-backports ]; then
         printf '%s\n' "$want" > "$out"
         # Only the kernel source comes from trixie-backports; everything else stays on the base suite.
         cat > /etc/apt/preferences.d/drbd-rs-trixie-backports <<PIN
@@ -49,8 +49,9 @@ PIN
     return 1
 }
 
-need_update=0
-derive_backports_source && need_update=1
+# (A newly written source is picked up by the apt-get update below: the kernel source it
+# provides is then missing too.)
+derive_backports_source || true
 
 packages=(
     rustc-web rust-web-src cargo-web
@@ -69,7 +70,6 @@ if dpkg-query -W -f='${Status} ${Version}' "$src_pkg" 2>/dev/null | grep -q "ins
 fi
 
 if [ ${#missing[@]} -gt 0 ] || [ $src_ok = 0 ]; then
-    [ $need_update = 1 ] || [ ! -d /var/lib/apt/lists ] || true
     log "apt-get update"
     apt-get update -qq
 fi
