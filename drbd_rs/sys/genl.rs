@@ -389,16 +389,9 @@ impl<'a> DoRequest<'a> {
 
     /// The request's bytes after `genlmsghdr`: the family header, then the attributes.
     pub(crate) fn payload(&self) -> &'a [u8] {
-        let nlh = self.nlh();
-        let len = (nlh.nlmsg_len as usize).saturating_sub(NLMSG_HDRLEN + GENL_HDRLEN);
         // SAFETY: The message is `nlmsg_len` bytes long starting at `nlh` (the genl core
-        // checked it against the skb), so the range after the two headers is readable.
-        unsafe {
-            let start = (nlh as *const bindings::nlmsghdr)
-                .cast::<u8>()
-                .add(NLMSG_HDRLEN + GENL_HDRLEN);
-            core::slice::from_raw_parts(start, len)
-        }
+        // checked it against the skb).
+        unsafe { payload_after_genl_header(self.nlh()) }
     }
 
     /// A reply message (`genlmsg_put_reply`): same port and sequence number as the request.
@@ -424,6 +417,24 @@ impl<'a> DoRequest<'a> {
     }
 }
 
+/// The bytes of a generic-netlink request after `nlmsghdr` and `genlmsghdr`.
+///
+/// # Safety
+///
+/// `nlh` must head a message that is `nlmsg_len` bytes long, at least both headers long (the
+/// genl core checks both before calling a family), and readable for `'a`.
+unsafe fn payload_after_genl_header<'a>(nlh: &'a bindings::nlmsghdr) -> &'a [u8] {
+    let len = (nlh.nlmsg_len as usize).saturating_sub(NLMSG_HDRLEN + GENL_HDRLEN);
+    // SAFETY: By the function's contract the message spans `nlmsg_len` bytes from `nlh` and
+    // holds both headers, so `start` is inside it (or one past its end) and `len` bytes follow.
+    unsafe {
+        let start = (nlh as *const bindings::nlmsghdr)
+            .cast::<u8>()
+            .add(NLMSG_HDRLEN + GENL_HDRLEN);
+        core::slice::from_raw_parts(start, len)
+    }
+}
+
 /// One round of a dump.
 ///
 /// # Invariants
@@ -445,16 +456,9 @@ impl<'a> Dump<'a> {
 
     /// The request's bytes after `genlmsghdr`: the family header, then the attributes.
     pub(crate) fn payload(&self) -> &'a [u8] {
-        let nlh = self.nlh();
-        let len = (nlh.nlmsg_len as usize).saturating_sub(NLMSG_HDRLEN + GENL_HDRLEN);
-        // SAFETY: As for `DoRequest::payload`: the request is `nlmsg_len` bytes long, checked
-        // by the genl core before the dump started.
-        unsafe {
-            let start = (nlh as *const bindings::nlmsghdr)
-                .cast::<u8>()
-                .add(NLMSG_HDRLEN + GENL_HDRLEN);
-            core::slice::from_raw_parts(start, len)
-        }
+        // SAFETY: The request is `nlmsg_len` bytes long, checked by the genl core before the
+        // dump started.
+        unsafe { payload_after_genl_header(self.nlh()) }
     }
 
     /// The request's command.
