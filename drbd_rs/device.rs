@@ -24,8 +24,12 @@ use kernel::{
     sync::{new_condvar, new_mutex, new_spinlock, Arc, CondVar, Mutex, SpinLock},
 };
 
+use crate::connection::{Connection, Session};
 use crate::drbd_core::{
-    genl::{limits, DiskState, Fencing, OnIoError, RetCode, Role, StateRv},
+    bitmap_codec::{BitmapPacket, Step, WordBitmap, XferCtx},
+    genl::{limits, ConnState, DiskState, Fencing, OnIoError, RetCode, Role, StateRv},
+    oos, packets,
+    uuid::PeerUuids,
     meta::{
         MetaDisk, MetaError, Superblock, AL_EXTENT_SIZE, DRBD_MD_MAGIC_08,
         DRBD_MD_MAGIC_84_UNCLEAN, MDF_AL_CLEAN, MD_128MB_SECT, MD_4KB_SECT,
@@ -34,6 +38,7 @@ use crate::drbd_core::{
     state::{self, ChangeFlags, DrbdRet, OpenRefusal, State, StateEnv, DRBD_MAX_BIO_SIZE_SAFE},
     uuid,
 };
+use crate::request::Req;
 use crate::sys::{
     self,
     bdev::{BdevFile, LowerDev, MdBlock},
@@ -94,6 +99,21 @@ struct DeviceIo {
     idle: CondVar,
     read_sectors: AtomicU64,
     written_sectors: AtomicU64,
+    /// The connection this volume replicates over, and its volume number there.
+    #[pin]
+    peer: SpinLock<Option<(Arc<Connection>, u16)>>,
+    /// The out-of-sync bitmap (one bit per 4 KiB block of the device).
+    #[pin]
+    bm: SpinLock<OosBitmap>,
+    /// Sectors sent to / received from the peer.
+    send_sectors: AtomicU64,
+    recv_sectors: AtomicU64,
+}
+
+/// The out-of-sync bitmap's storage.
+struct OosBitmap {
+    words: KVVec<u64>,
+    bits: u64,
 }
 
 impl DiskOps for DeviceIo {
@@ -128,12 +148,22 @@ impl DiskOps for DeviceIo {
             return rq.end(BlkStatus::IOERR);
         };
         let sectors = u64::from(rq.bytes()) >> 9;
-        match rq.op() {
+        let op = rq.op();
+        match op {
             ReqOp::Read => self.read_sectors.fetch_add(sectors, Ordering::Relaxed),
             ReqOp::Write => self.written_sectors.fetch_add(sectors, Ordering::Relaxed),
             _ => 0,
         };
-        lower.submit(rq);
+        match op {
+            ReqOp::Write | ReqOp::Discard | ReqOp::WriteZeroes => self.write(rq, &lower),
+            ReqOp::Flush => {
+                if let Some(s) = self.replicating_session() {
+                    let _ = s.close_epoch();
+                }
+                lower.submit(rq);
+            }
+            _ => lower.submit(rq),
+        }
         // Our reference goes before `users` does, so a detach waiting for `users == 0` holds
         // the last one and closes the backing device itself, never a `queue_rq` (which may run
         // inside another `submit_bio` and must not wait for its own bios).
@@ -150,6 +180,70 @@ impl DeviceIo {
     fn state(&self) -> State {
         self.st.lock().state
     }
+
+    /// The session to replicate writes over, if the peer's disk follows ours
+    /// (`drbd_should_do_remote`).
+    fn replicating_session(&self) -> Option<(Arc<Session>, u16)> {
+        let st = self.state();
+        let follows = st.pdsk == DiskState::UpToDate
+            || (st.pdsk.raw() >= DiskState::Inconsistent.raw()
+                && st.conn.raw() >= ConnState::WfBitMapT.raw()
+                && st.conn.raw() < ConnState::Ahead.raw());
+        if !follows || st.conn.raw() < ConnState::Connected.raw() {
+            return None;
+        }
+        let (conn, vnr) = self.peer.lock().clone()?;
+        let s = conn.session()?;
+        Some((s, vnr))
+    }
+
+    /// A write (or discard): to the local disk, and to the peer when it follows; otherwise
+    /// its blocks are out of sync.
+    fn write(&self, rq: IoRequest, lower: &Arc<LowerDev>) {
+        let Some((s, vnr)) = self.replicating_session() else {
+            self.oos_set(rq.sector(), rq.bytes());
+            return lower.submit(rq);
+        };
+        if rq.op() == ReqOp::WriteZeroes {
+            self.oos_set(rq.sector(), rq.bytes());
+            return lower.submit(rq);
+        }
+        let bytes = rq.bytes();
+        let req = match Req::new(rq, s.conn.clone(), vnr) {
+            Ok(r) => r,
+            Err(_) => return,
+        };
+        lower.submit_request(req.clone());
+        if s.send_write(vnr, &req, s.protocol).is_err() {
+            self.oos_set(req.sector, req.bytes);
+        } else {
+            self.send_sectors.fetch_add(u64::from(bytes) >> 9, Ordering::Relaxed);
+        }
+    }
+
+    /// Marks the blocks `bytes` at `sector` touches out of sync.
+    pub(crate) fn oos_set(&self, sector: u64, bytes: u32) {
+        if let Some((a, b)) = oos::touched_bits(sector, bytes) {
+            let mut bm = self.bm.lock();
+            let n = bm.bits;
+            oos::change_bits(&mut bm.words, n, a, b, true);
+        }
+    }
+
+    /// Marks the blocks `bytes` at `sector` fully covers in sync.
+    pub(crate) fn oos_clear(&self, sector: u64, bytes: u32) {
+        if let Some((a, b)) = oos::covered_bits(sector, bytes) {
+            let mut bm = self.bm.lock();
+            let n = bm.bits;
+            oos::change_bits(&mut bm.words, n, a, b, false);
+        }
+    }
+
+    /// Bits set.
+    pub(crate) fn oos_weight(&self) -> u64 {
+        let bm = self.bm.lock();
+        oos::weight(&bm.words, bm.bits)
+    }
 }
 
 /// An attached backing device and its meta-data.
@@ -163,6 +257,25 @@ struct Ldev {
     buf: MdBlock,
     crashed_primary: bool,
     on_io_error: OnIoError,
+    /// Sectors the backing device can hold for data (`drbd_get_max_capacity`).
+    my_max: u64,
+}
+
+/// What this node knows of the peer's view of a volume, and the resync in progress.
+#[derive(Default)]
+pub(crate) struct PeerInfo {
+    uuids: Option<PeerUuids>,
+    consider_resync: bool,
+    peer_resync_rate: u32,
+    /// Bitmap transfer in progress (receive side).
+    bm_rx: Option<XferCtx>,
+    /// Resync: bits at the start, failed blocks, next bit to ask for, requests in flight,
+    /// start time (jiffies in ms).
+    rs_total: u64,
+    rs_failed: u64,
+    rs_cursor: u64,
+    rs_inflight: u32,
+    rs_start_ms: u64,
 }
 
 /// Configuration state, serialised by `Device::cfg`.
@@ -179,6 +292,8 @@ pub(crate) struct Device {
     io: Arc<DeviceIo>,
     #[pin]
     cfg: Mutex<Config>,
+    #[pin]
+    peer_info: Mutex<PeerInfo>,
 }
 
 fn disk_at_least(a: DiskState, b: DiskState) -> bool {
@@ -215,6 +330,10 @@ impl Device {
                 idle <- new_condvar!(),
                 read_sectors: AtomicU64::new(0),
                 written_sectors: AtomicU64::new(0),
+                peer <- new_spinlock!(None),
+                bm <- new_spinlock!(OosBitmap { words: KVVec::new(), bits: 0 }),
+                send_sectors: AtomicU64::new(0),
+                recv_sectors: AtomicU64::new(0),
             }),
             GFP_KERNEL,
         )?;
@@ -231,6 +350,7 @@ impl Device {
                 io,
                 disk,
                 cfg <- new_mutex!(Config { ldev: None }),
+                peer_info <- new_mutex!(PeerInfo::default()),
             }),
             GFP_KERNEL,
         )
@@ -550,7 +670,9 @@ impl Device {
             buf,
             crashed_primary,
             on_io_error,
+            my_max,
         });
+        self.oos_resize(size);
         Ok(())
     }
 
@@ -788,5 +910,611 @@ impl PinnedDrop for Device {
             };
             self.detach_ldev(ldev, os, failed);
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Replication: what the connection asks of a volume
+// ---------------------------------------------------------------------------------------------
+
+/// Prints a state change as the C module does (`print_st_changes`): only what changed.
+fn log_state_change(minor: u32, os: &State, ns: &State) {
+    let mut line = [0u8; 256];
+    let mut w = crate::sys::FmtBuf::new(&mut line);
+    use core::fmt::Write;
+    if os.role != ns.role {
+        let _ = write!(w, "role( {} -> {} ) ", os.role.name(), ns.role.name());
+    }
+    if os.peer != ns.peer {
+        let _ = write!(w, "peer( {} -> {} ) ", os.peer.name(), ns.peer.name());
+    }
+    if os.conn != ns.conn {
+        let _ = write!(w, "conn( {} -> {} ) ", os.conn.name(), ns.conn.name());
+    }
+    if os.disk != ns.disk {
+        let _ = write!(w, "disk( {} -> {} ) ", os.disk.name(), ns.disk.name());
+    }
+    if os.pdsk != ns.pdsk {
+        let _ = write!(w, "pdsk( {} -> {} ) ", os.pdsk.name(), ns.pdsk.name());
+    }
+    if os.peer_isp != ns.peer_isp {
+        let _ = write!(w, "peer_isp( {} -> {} ) ", u8::from(os.peer_isp), u8::from(ns.peer_isp));
+    }
+    pr_info!("drbd{}: {}\n", minor, w.as_str());
+}
+
+impl DeviceIo {
+    /// Resizes the bitmap for a device of `sectors` sectors, keeping the bits it has.
+    fn oos_resize(&self, sectors: u64) -> Result {
+        let bits = oos::bits_for_sectors(sectors);
+        let words = oos::words_for_bits(bits) as usize;
+        let mut new: KVVec<u64> = KVVec::with_capacity(words, GFP_KERNEL)?;
+        new.resize(words, 0, GFP_KERNEL)?;
+        let mut bm = self.bm.lock();
+        for (n, o) in new.iter_mut().zip(bm.words.iter()) {
+            *n = *o;
+        }
+        let old = core::mem::replace(&mut bm.words, new);
+        bm.bits = bits;
+        // Bits past a smaller end must not count.
+        let keep = bm.bits;
+        let nw = bm.words.len() as u64;
+        oos::change_bits(&mut bm.words, nw * 64, keep, nw * 64, false);
+        drop(bm);
+        drop(old);
+        Ok(())
+    }
+}
+
+impl Device {
+    fn oos_resize(&self, sectors: u64) {
+        if self.io.oos_resize(sectors).is_err() {
+            pr_err!("drbd{}: cannot allocate the bitmap\n", self.minor);
+        }
+    }
+
+    /// Links this volume to the connection it replicates over (`None`: unlinks).
+    pub(crate) fn set_peer(&self, peer: Option<(Arc<Connection>, u16)>) {
+        let old = core::mem::replace(&mut *self.io.peer.lock(), peer);
+        drop(old);
+    }
+
+    /// Changes the network side of the state (`conn`, `peer`, `pdsk`, ...) with `f`; logs
+    /// and notifies the change. Returns the old and new state.
+    pub(crate) fn change_conn_state(&self, f: impl FnOnce(&mut State)) -> (State, State) {
+        let (os, ns) = {
+            let mut st = self.io.st.lock();
+            let os = st.state;
+            let mut ns = os;
+            f(&mut ns);
+            st.state = ns;
+            (os, ns)
+        };
+        if os != ns {
+            log_state_change(self.minor, &os, &ns);
+            crate::nl::notify_state_change(self.minor, os, ns);
+        }
+        (os, ns)
+    }
+
+    /// The session ended: peer unknown, and if we are Primary with UpToDate data that the
+    /// peer no longer follows, a new data generation starts (`after_state_ch`), so the next
+    /// handshake knows our writes since are not on the peer.
+    pub(crate) fn lost_peer(&self, next: ConnState) {
+        let (os, ns) = self.change_conn_state(|s| {
+            s.conn = next;
+            s.peer = Role::Unknown;
+            if s.pdsk != DiskState::Outdated {
+                s.pdsk = DiskState::DUnknown;
+            }
+            if matches!(
+                s.conn,
+                ConnState::Disconnecting
+                    | ConnState::BrokenPipe
+                    | ConnState::NetworkFailure
+                    | ConnState::ProtocolError
+                    | ConnState::TearDown
+            ) && s.disk == DiskState::Inconsistent
+            {
+                // A SyncTarget that lost its source stays Inconsistent.
+            }
+        });
+        let mut cfg = self.cfg.lock();
+        if let Some(ldev) = cfg.ldev.as_mut() {
+            let u = uuid::Uuids::from_array(ldev.sb.uuids);
+            if uuid::needs_new_current_uuid(&u, os.pdsk, ns.pdsk, os.peer, ns.role, ns.peer, ns.disk)
+            {
+                let mut u = u;
+                u.new_current(ns.role, sys::random_u64());
+                ldev.sb.uuids = u.to_array();
+                pr_info!(
+                    "drbd{}: new current UUID {:016X}\n",
+                    self.minor,
+                    ldev.sb.uuids[UI_CURRENT]
+                );
+                let uuids = ldev.sb.uuids;
+                self.md_sync(ldev);
+                self.io.st.lock().uuids = Some(uuids);
+            }
+        }
+        drop(cfg);
+        self.rs_abort();
+    }
+
+    /// Whether a backing device is attached.
+    pub(crate) fn has_disk(&self) -> bool {
+        self.io.st.lock().lower.is_some()
+    }
+
+    /// The backing device, while attached.
+    pub(crate) fn lower(&self) -> Option<Arc<LowerDev>> {
+        self.io.st.lock().lower.clone()
+    }
+
+    /// The resync rate to announce (KiB/s).
+    pub(crate) fn resync_rate(&self) -> u32 {
+        limits::RESYNC_RATE_DEF as u32
+    }
+
+    /// The peer's announced resync rate.
+    pub(crate) fn set_peer_resync_rate(&self, r: u32) {
+        self.peer_info.lock().peer_resync_rate = r;
+    }
+
+    /// `P_SIZES` for this volume (`drbd_send_sizes`).
+    pub(crate) fn sizes_packet(&self, features: u32) -> packets::Sizes {
+        let cfg = self.cfg.lock();
+        let (d_size, max_bio, discard) = match cfg.ldev.as_ref() {
+            Some(l) => (
+                l.my_max,
+                l.lower.file().max_hw_bytes().min(state::DRBD_MAX_BIO_SIZE),
+                l.lower.file().max_discard_sectors() != 0,
+            ),
+            None => (0, state::DRBD_MAX_BIO_SIZE, false),
+        };
+        let qlim = (features & packets::FF_WSAME != 0).then_some(packets::QueueLimits {
+            physical_block_size: 512,
+            logical_block_size: 512,
+            alignment_offset: 0,
+            io_min: 512,
+            io_opt: 0,
+            discard_enabled: discard,
+            discard_zeroes_data: false,
+            write_same_capable: false,
+        });
+        packets::Sizes {
+            d_size,
+            u_size: 0,
+            c_size: self.size_sectors(),
+            max_bio_size: max_bio,
+            queue_order_type: 0,
+            dds_flags: 0,
+            qlim,
+        }
+    }
+
+    /// `P_UUIDS` for this volume, while attached (`_drbd_send_uuids`).
+    pub(crate) fn uuids_packet(&self, discard_my_data: bool) -> Option<packets::Uuids> {
+        let cfg = self.cfg.lock();
+        let l = cfg.ldev.as_ref()?;
+        let st = self.state();
+        let flags = uuid::uuid_flags(
+            discard_my_data,
+            l.crashed_primary,
+            st.disk == DiskState::Inconsistent,
+            false,
+        );
+        Some(packets::Uuids {
+            current: l.sb.uuids[0],
+            bitmap: l.sb.uuids[1],
+            history: [l.sb.uuids[2], l.sb.uuids[3]],
+            bits_set: self.io.oos_weight(),
+            flags,
+        })
+    }
+
+    /// Stores the peer's `P_UUIDS`.
+    pub(crate) fn set_peer_uuids(&self, u: PeerUuids) {
+        self.peer_info.lock().uuids = Some(u);
+    }
+
+    /// The peer's last `P_UUIDS`.
+    pub(crate) fn peer_uuids(&self) -> Option<PeerUuids> {
+        self.peer_info.lock().uuids
+    }
+
+    /// `CONSIDER_RESYNC`: the peer was forced Primary while both were Inconsistent.
+    pub(crate) fn set_consider_resync(&self) {
+        self.peer_info.lock().consider_resync = true;
+    }
+
+    /// Takes (clears) `CONSIDER_RESYNC`.
+    pub(crate) fn take_consider_resync(&self) -> bool {
+        core::mem::take(&mut self.peer_info.lock().consider_resync)
+    }
+
+    /// Marks the blocks `bytes` at `sector` touches out of sync.
+    pub(crate) fn oos_set(&self, sector: u64, bytes: u32) {
+        self.io.oos_set(sector, bytes);
+    }
+
+    /// Marks the blocks `bytes` at `sector` covers in sync.
+    pub(crate) fn oos_clear(&self, sector: u64, bytes: u32) {
+        self.io.oos_clear(sector, bytes);
+    }
+
+    /// Every block out of sync (a full sync).
+    pub(crate) fn oos_set_all(&self) {
+        let mut bm = self.io.bm.lock();
+        let n = bm.bits;
+        if n > 0 {
+            oos::change_bits(&mut bm.words, n, 0, n - 1, true);
+        }
+    }
+
+    /// Bits set in the bitmap.
+    pub(crate) fn oos_weight(&self) -> u64 {
+        self.io.oos_weight()
+    }
+
+    /// Sector counters of replication.
+    pub(crate) fn count_received(&self, bytes: u32) {
+        self.io
+            .recv_sectors
+            .fetch_add(u64::from(bytes) >> 9, Ordering::Relaxed);
+    }
+
+    /// See [`Device::count_received`].
+    pub(crate) fn count_sent(&self, bytes: u32) {
+        self.io
+            .send_sectors
+            .fetch_add(u64::from(bytes) >> 9, Ordering::Relaxed);
+    }
+
+    /// Sectors sent to and received from the peer.
+    pub(crate) fn net_sectors(&self) -> (u64, u64) {
+        (
+            self.io.send_sectors.load(Ordering::Relaxed),
+            self.io.recv_sectors.load(Ordering::Relaxed),
+        )
+    }
+
+    /// `receive_sizes`: agrees on the smaller disk. `Ok(true)` if our size changed; `Err` if
+    /// the peer's disk is too small for the data we have.
+    pub(crate) fn agree_size(
+        &self,
+        peer_d: u64,
+        peer_u: u64,
+        _peer_c: u64,
+        peer_max_bio: u32,
+    ) -> core::result::Result<bool, ()> {
+        let mut cfg = self.cfg.lock();
+        let Some(ldev) = cfg.ldev.as_mut() else {
+            return Ok(false);
+        };
+        let st = self.state();
+        let cur = self.size_sectors();
+        let (mut new, _) = state::new_dev_size(ldev.my_max, ldev.sb.la_size_sect, peer_d, 0);
+        if peer_u != 0 && peer_u < new {
+            new = peer_u;
+        }
+        if new < cur
+            && st.disk.raw() >= DiskState::Outdated.raw()
+            && st.conn.raw() < ConnState::Connected.raw()
+        {
+            return Err(());
+        }
+        let max_bio = ldev
+            .lower
+            .file()
+            .max_hw_bytes()
+            .min(peer_max_bio.max(state::DRBD_MAX_BIO_SIZE_SAFE))
+            .min(state::DRBD_MAX_BIO_SIZE);
+        let params = QueueParams {
+            lower: Some(ldev.lower.file()),
+            max_hw_sectors: max_bio >> 9,
+            max_segments: BLK_MAX_SEGMENTS,
+            max_discard_sectors: 0,
+            max_write_zeroes_sectors: 0,
+        };
+        if let Err(e) = self.disk.set_limits(&params) {
+            pr_err!("drbd{}: setting new queue limits failed ({})\n", self.minor, e.to_errno());
+        }
+        ldev.sb.la_peer_max_bio_size = peer_max_bio;
+        if new == cur {
+            return Ok(false);
+        }
+        pr_info!("drbd{}: size = {} sectors (was {})\n", self.minor, new, cur);
+        self.io.st.lock().size_sectors = new;
+        self.disk.set_capacity(new);
+        ldev.sb.la_size_sect = new;
+        self.md_sync(ldev);
+        drop(cfg);
+        self.oos_resize(new);
+        Ok(true)
+    }
+
+    /// `drbd_sync_handshake` for this volume against the peer's UUIDs and state.
+    pub(crate) fn sync_handshake(
+        &self,
+        s: &Session,
+        peer: PeerUuids,
+        peer_role: Role,
+        peer_disk: DiskState,
+    ) -> uuid::Outcome {
+        let mut cfg = self.cfg.lock();
+        let Some(ldev) = cfg.ldev.as_mut() else {
+            return uuid::Outcome::Connected;
+        };
+        let st = self.state();
+        let weight = self.io.oos_weight();
+        let (policies, discard) = {
+            let n = s.conn.settings.lock();
+            (n.policies(), n.discard_my_data)
+        };
+        let input = uuid::HandshakeInput {
+            cmp: uuid::CompareInput {
+                local: uuid::Uuids::from_array(ldev.sb.uuids),
+                peer,
+                crashed_primary: ldev.crashed_primary,
+                role: st.role,
+                peer_role,
+                agreed_protocol: s.agreed,
+                agreed_features: s.features,
+                resolve_conflicts: s.resolve_conflicts,
+                bm_weight: weight,
+            },
+            disk: st.disk,
+            negotiated_disk: st.disk,
+            peer_disk,
+            local_bits: weight,
+            discard_my_data: discard,
+            dry_run: false,
+            policies,
+        };
+        let minor = self.minor;
+        let r = uuid::handshake(&input, &mut || false, &mut |e| {
+            crate::receiver::log_event(minor, e)
+        });
+        let new = r.comparison.local.to_array();
+        if new != ldev.sb.uuids {
+            ldev.sb.uuids = new;
+            self.md_sync(ldev);
+            self.io.st.lock().uuids = Some(new);
+        }
+        self.peer_info.lock().uuids = Some(PeerUuids {
+            uuids: r.comparison.peer,
+            ..peer
+        });
+        r.outcome
+    }
+
+    /// Starts a bitmap transfer in either direction.
+    pub(crate) fn bm_xfer_reset(&self) {
+        let bits = self.io.bm.lock().bits;
+        self.peer_info.lock().bm_rx = Some(XferCtx::new(bits));
+    }
+
+    /// A fresh send context for the bitmap.
+    pub(crate) fn bm_xfer_ctx(&self) -> XferCtx {
+        XferCtx::new(self.io.bm.lock().bits)
+    }
+
+    /// The next packet of a bitmap we send.
+    pub(crate) fn bm_send_next(
+        &self,
+        ctx: &mut XferCtx,
+        header_size: usize,
+        out: &mut [u8],
+    ) -> core::result::Result<(BitmapPacket, Step), ()> {
+        let bm = self.io.bm.lock();
+        let src = WordBitmap::new(&bm.words, bm.bits).map_err(|_| ())?;
+        ctx.send_next(&src, true, header_size, out).map_err(|_| ())
+    }
+
+    /// One packet of the peer's bitmap: merged (OR) into ours.
+    pub(crate) fn bm_receive(
+        &self,
+        compressed: bool,
+        payload: &[u8],
+        header_size: usize,
+    ) -> core::result::Result<Step, ()> {
+        let mut pi = self.peer_info.lock();
+        if pi.bm_rx.is_none() {
+            pi.bm_rx = Some(XferCtx::new(self.io.bm.lock().bits));
+        }
+        let Some(ctx) = pi.bm_rx.as_mut() else {
+            return Err(());
+        };
+        let mut bm = self.io.bm.lock();
+        let words: &mut [u64] = &mut bm.words;
+        let r = if compressed {
+            ctx.receive_compressed(payload, header_size, words)
+        } else {
+            ctx.receive_plain(payload, header_size, words)
+        };
+        match r {
+            Ok(Step::Done) => {
+                pi.bm_rx = None;
+                Ok(Step::Done)
+            }
+            Ok(s) => Ok(s),
+            Err(_) => Err(()),
+        }
+    }
+
+    /// The source's sync UUID (`drbd_gen_and_send_sync_uuid`).
+    pub(crate) fn gen_sync_uuid(&self) -> u64 {
+        let mut cfg = self.cfg.lock();
+        let Some(ldev) = cfg.ldev.as_mut() else {
+            return sys::random_u64();
+        };
+        let mut u = uuid::Uuids::from_array(ldev.sb.uuids);
+        let id = u.gen_sync_uuid(sys::random_u64());
+        ldev.sb.uuids = u.to_array();
+        let uuids = ldev.sb.uuids;
+        self.md_sync(ldev);
+        self.io.st.lock().uuids = Some(uuids);
+        id
+    }
+
+    /// `P_SYNC_UUID` on the target.
+    pub(crate) fn receive_sync_uuid(&self, id: u64) {
+        let role = self.role();
+        let mut cfg = self.cfg.lock();
+        if let Some(ldev) = cfg.ldev.as_mut() {
+            let mut u = uuid::Uuids::from_array(ldev.sb.uuids);
+            u.receive_sync_uuid(id, role);
+            ldev.sb.uuids = u.to_array();
+            let uuids = ldev.sb.uuids;
+            self.md_sync(ldev);
+            self.io.st.lock().uuids = Some(uuids);
+        }
+    }
+
+    /// `drbd_start_resync`.
+    pub(crate) fn start_resync(&self, side: ConnState) {
+        let total = self.io.oos_weight();
+        {
+            let mut pi = self.peer_info.lock();
+            pi.rs_total = total;
+            pi.rs_failed = 0;
+            pi.rs_cursor = 0;
+            pi.rs_inflight = 0;
+            pi.rs_start_ms = sys::jiffies_ms();
+        }
+        self.change_conn_state(|s| {
+            s.conn = side;
+            if side == ConnState::SyncTarget {
+                s.disk = DiskState::Inconsistent;
+            } else {
+                s.pdsk = DiskState::Inconsistent;
+            }
+        });
+        pr_info!(
+            "drbd{}: Began resync as {} (will sync {} KB [{} bits set]).\n",
+            self.minor,
+            side.name(),
+            total * 4,
+            total
+        );
+    }
+
+    /// The next resync request, if the window has room and bits are left.
+    pub(crate) fn rs_next_request(&self, window: u32, max: u32) -> Option<oos::ResyncRequest> {
+        if self.state().conn != ConnState::SyncTarget {
+            return None;
+        }
+        let cap = self.size_sectors();
+        let mut pi = self.peer_info.lock();
+        if pi.rs_inflight >= window {
+            return None;
+        }
+        let (req, next) = {
+            let bm = self.io.bm.lock();
+            oos::plan_request(&bm.words, bm.bits, cap, pi.rs_cursor, max)?
+        };
+        pi.rs_cursor = next;
+        pi.rs_inflight += 1;
+        Some(req)
+    }
+
+    /// Whether the target asked for everything and got all answers.
+    pub(crate) fn rs_done(&self) -> bool {
+        if self.state().conn != ConnState::SyncTarget {
+            return false;
+        }
+        let pi = self.peer_info.lock();
+        pi.rs_inflight == 0
+            && (pi.rs_cursor >= self.io.bm.lock().bits || self.io.oos_weight() == 0)
+    }
+
+    /// A resync request was answered.
+    pub(crate) fn rs_reply_done(&self, failed: bool) {
+        let mut pi = self.peer_info.lock();
+        pi.rs_inflight = pi.rs_inflight.saturating_sub(1);
+        if failed {
+            pi.rs_failed += 1;
+        }
+    }
+
+    /// A resync block failed on the peer (source side).
+    pub(crate) fn rs_count_failed(&self, bytes: u32) {
+        self.peer_info.lock().rs_failed += u64::from(bytes.div_ceil(4096));
+    }
+
+    /// Whether resync data may arrive now.
+    pub(crate) fn expects_resync_reply(&self) -> bool {
+        self.peer_info.lock().rs_inflight > 0
+    }
+
+    /// Resets the resync bookkeeping (session ended).
+    pub(crate) fn rs_abort(&self) {
+        let mut pi = self.peer_info.lock();
+        pi.rs_inflight = 0;
+        pi.rs_cursor = 0;
+        pi.bm_rx = None;
+    }
+
+    /// Resync progress: (total bits, bits left, failed), while resyncing.
+    pub(crate) fn rs_progress(&self) -> (u64, u64, u64) {
+        let pi = self.peer_info.lock();
+        (pi.rs_total, self.io.oos_weight(), pi.rs_failed)
+    }
+
+    /// `drbd_resync_finished`: back to Connected, the target UpToDate with the source's
+    /// UUIDs. Returns false if no resync was running.
+    pub(crate) fn finish_resync(&self) -> bool {
+        let st = self.state();
+        let Some(side) = uuid::ResyncSide::from_conn(st.conn) else {
+            return false;
+        };
+        let (failed, total, start) = {
+            let pi = self.peer_info.lock();
+            (pi.rs_failed, pi.rs_total, pi.rs_start_ms)
+        };
+        let failed = failed != 0 || self.io.oos_weight() != 0;
+        let secs = ((sys::jiffies_ms() - start) / 1000).max(1);
+        pr_info!(
+            "drbd{}: Resync done (total {} sec; paused 0 sec; {} K/sec)\n",
+            self.minor,
+            secs,
+            total * 4 / secs
+        );
+        {
+            let mut cfg = self.cfg.lock();
+            if let Some(ldev) = cfg.ldev.as_mut() {
+                let mut u = uuid::Uuids::from_array(ldev.sb.uuids);
+                let mut pi = self.peer_info.lock();
+                let mut peer = pi.uuids.map(|p| p.uuids);
+                let end = uuid::resync_finished(&mut u, peer.as_mut(), side, failed, st.role);
+                if let (Some(p), Some(pu)) = (peer, pi.uuids.as_mut()) {
+                    pu.uuids = p;
+                }
+                drop(pi);
+                if end.updated {
+                    ldev.sb.uuids = u.to_array();
+                    let uuids = ldev.sb.uuids;
+                    self.md_sync(ldev);
+                    self.io.st.lock().uuids = Some(uuids);
+                }
+            }
+        }
+        self.change_conn_state(|s| {
+            s.conn = ConnState::Connected;
+            if !failed {
+                if side == uuid::ResyncSide::Target {
+                    s.disk = DiskState::UpToDate;
+                    s.pdsk = DiskState::UpToDate;
+                } else {
+                    s.pdsk = DiskState::UpToDate;
+                }
+            }
+        });
+        if !failed && side == uuid::ResyncSide::Target {
+            let cur = self.uuids().map(|u| u[UI_CURRENT]).unwrap_or(0);
+            self.io.st.lock().ed_uuid = cur;
+        }
+        true
     }
 }

@@ -27,10 +27,16 @@ mod kunit_device;
 
 // The netlink control plane calls the Device API; until it does, parts are unused.
 #[allow(dead_code)]
+mod ack;
+mod connection;
 mod device;
 mod nl;
+mod peer_io;
 mod proc_drbd;
+mod receiver;
+mod request;
 mod resource;
+mod resync;
 mod sys;
 
 #[cfg(drbd_rs_kunit)]

@@ -39,7 +39,9 @@ use crate::drbd_core::state::State;
 use crate::resource::{
     device_stats, Conf, Device, DeviceStats, MinorPos, Registry, Resource, Volume, REGISTRY,
 };
+use crate::connection::{Connection, NetSettings};
 use crate::sys::genl::{self as g, DoRequest, Dump, Message, OpSpec, Registration};
+use crate::sys::net::SockAddr;
 
 /// `VOLUME_UNSPECIFIED`: a request that names no volume.
 const VOLUME_UNSPECIFIED: u32 = u32::MAX;
@@ -1089,6 +1091,29 @@ impl<'a> AdmCtx<'a> {
         Ok(ctx)
     }
 
+    /// The context's local and peer addresses (`ctx_my_addr`, `ctx_peer_addr`).
+    fn addrs(&self) -> (Option<&'a [u8]>, Option<&'a [u8]>) {
+        let Some(c) = last_raw(self.attrs, TopAttr::CfgContext as u16) else {
+            return (None, None);
+        };
+        (
+            last_raw(c.nla.payload, 3).map(|a| a.nla.payload),
+            last_raw(c.nla.payload, 4).map(|a| a.nla.payload),
+        )
+    }
+
+    /// The resource whose connection has the context's addresses (`conn_get_by_addrs`).
+    fn conn_by_addrs(&self, reg: &Registry) -> Option<usize> {
+        let (my, peer) = self.addrs();
+        let my = SockAddr::from_raw(my?).ok()?;
+        let peer = SockAddr::from_raw(peer?).ok()?;
+        reg.resources.iter().position(|r| {
+            r.conn
+                .as_ref()
+                .is_some_and(|(c, _)| c.my_addr == my && c.peer_addr == peer)
+        })
+    }
+
     fn info(&mut self, text: &str) {
         // A fresh reply has room for any of DRBD's texts; like the C module, ignore failure.
         let _ = self.reply.put(|w| put_info(w, text));
@@ -1121,9 +1146,18 @@ impl<'a> AdmCtx<'a> {
                 self.info("no minor number expected");
                 return Err(RetCode::InvalidRequest as i32);
             }
-            // No connection has a network configuration yet, so none has addresses.
-            self.info("unknown connection");
-            return Err(RetCode::InvalidRequest as i32);
+            match self.conn_by_addrs(reg) {
+                Some(r) => {
+                    return Ok(Found {
+                        device: None,
+                        resource: Some(r),
+                    })
+                }
+                None => {
+                    self.info("unknown connection");
+                    return Err(RetCode::InvalidRequest as i32);
+                }
+            }
         }
         if let (Some(d), Some(r)) = (device, resource) {
             if d.res != r {
@@ -1214,6 +1248,9 @@ fn handle(ctx: &mut AdmCtx<'_>) -> HandlerResult {
         Cmd::NewCUuid => new_c_uuid(ctx, found),
         Cmd::GetStatus => get_status(ctx, found),
         Cmd::GetTimeoutType => get_timeout_type(ctx, found),
+        Cmd::Connect => connect(ctx, found),
+        Cmd::Disconnect => disconnect(ctx, found),
+        Cmd::ChgNetOpts => chg_net_opts(ctx, found),
         _ => Ok(RetCode::PacketNr as i32),
     }
 }
@@ -1399,7 +1436,8 @@ fn down(ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {
             notify_state_change(d.minor(), os, ns);
         }
     }
-    // The connection has no network configuration: nothing to disconnect.
+    // disconnect
+    stop_connection(idx);
     // detach
     for d in devices.iter() {
         let os = d.state();
@@ -1429,6 +1467,126 @@ fn down(ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {
             return Ok(ret);
         }
     }
+}
+
+/// Stops and removes the connection of resource `idx` (without the registry lock held while
+/// the threads stop: they report state changes, which takes it).
+fn stop_connection(idx: usize) {
+    let conn = {
+        let mut reg = REGISTRY.lock();
+        reg.resources.get_mut(idx).and_then(|r| r.conn.take())
+    };
+    if let Some((c, _)) = conn {
+        c.stop();
+    }
+}
+
+/// `connect`: validates the net options and addresses, then starts the connection.
+fn connect(ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {
+    let Some(idx) = found.resource else {
+        return Ok(RetCode::ResNotKnown as i32);
+    };
+    let (my, peer) = ctx.addrs();
+    let (Some(my), Some(peer)) = (my, peer) else {
+        ctx.info("connection endpoint(s) missing");
+        return Ok(RetCode::InvalidRequest as i32);
+    };
+    let (Ok(my), Ok(peer)) = (SockAddr::from_raw(my), SockAddr::from_raw(peer)) else {
+        ctx.info("invalid address");
+        return Ok(RetCode::InvalidRequest as i32);
+    };
+    let mut conf = Conf::with_defaults(&abi::NET_CONF);
+    let (_, missing) = apply_struct(ctx.attrs, TopAttr::NetConf, &mut conf);
+    if missing {
+        ctx.info("required attribute missing");
+        return Ok(RetCode::MandatoryTag as i32);
+    }
+    let settings = match NetSettings::from_conf(&conf) {
+        Ok(s) => s,
+        Err(_) => return Ok(RetCode::Nomem as i32),
+    };
+    if !(1..=3).contains(&settings.protocol) {
+        return Ok(RetCode::InvalidRequest as i32);
+    }
+    if !conf.str(3).is_empty() {
+        ctx.info("data-integrity-alg is not supported by drbd-rs");
+        return Ok(RetCode::IntegrityAlg as i32);
+    }
+    let (name, devices) = {
+        let reg = REGISTRY.lock();
+        let r = &reg.resources[idx];
+        if r.conn.is_some() {
+            return Ok(RetCode::NetConfigured as i32);
+        }
+        for (i, o) in reg.resources.iter().enumerate() {
+            if let (true, Some((c, _))) = (i != idx, o.conn.as_ref()) {
+                if c.my_addr == my {
+                    return Ok(RetCode::LocalAddr as i32);
+                }
+                if c.peer_addr == peer {
+                    return Ok(RetCode::PeerAddr as i32);
+                }
+            }
+        }
+        let mut devs = KVec::new();
+        for v in r.volumes.iter() {
+            devs.push((v.vnr as u16, v.device.clone()), GFP_KERNEL)?;
+        }
+        let mut name = KVec::new();
+        name.extend_from_slice(&r.name, GFP_KERNEL)?;
+        (name, devs)
+    };
+    let conn = match Connection::start(&name, my, peer, settings, devices) {
+        Ok(c) => c,
+        Err(_) => return Ok(RetCode::Nomem as i32),
+    };
+    let mut reg = REGISTRY.lock();
+    match reg.resources.get_mut(idx) {
+        Some(r) => {
+            r.conn = Some((conn, conf));
+            Ok(NO_ERROR)
+        }
+        None => {
+            drop(reg);
+            conn.stop();
+            Ok(RetCode::ResNotKnown as i32)
+        }
+    }
+}
+
+/// `disconnect` (with or without `--force`): the connection stops and forgets its settings.
+fn disconnect(_ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {
+    let Some(idx) = found.resource else {
+        return Ok(RetCode::InvalidRequest as i32);
+    };
+    stop_connection(idx);
+    Ok(NO_ERROR)
+}
+
+/// `net-options`: changes the settings that may change while connected.
+fn chg_net_opts(ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {
+    let Some(idx) = found.resource else {
+        return Ok(RetCode::InvalidRequest as i32);
+    };
+    let mut reg = REGISTRY.lock();
+    let Some((conn, conf)) = reg.resources[idx].conn.as_mut() else {
+        return Ok(RetCode::InvalidRequest as i32);
+    };
+    let mut new = conf.clone();
+    if ctx.hdr.set_defaults() {
+        new.set_defaults();
+    }
+    apply_struct(ctx.attrs, TopAttr::NetConf, &mut new);
+    if new.num(6) != conf.num(6) {
+        ctx.info("cannot change protocol while connected");
+        return Ok(RetCode::InvalidRequest as i32);
+    }
+    let Ok(settings) = NetSettings::from_conf(&new) else {
+        return Ok(RetCode::Nomem as i32);
+    };
+    *conn.settings.lock() = settings;
+    *conf = new;
+    Ok(NO_ERROR)
 }
 
 /// The device a per-minor request addresses.

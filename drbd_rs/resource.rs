@@ -24,6 +24,8 @@ use crate::drbd_core::meta;
 const MAX_FIELDS: usize = 35;
 /// Longest string field buffer (`backing_dev`, `meta_dev`, resource names): 128 bytes.
 const MAX_STR: usize = 128;
+/// String fields of a struct kept (`net_conf` has five: secret and four algorithm names).
+const MAX_STRS: usize = 5;
 
 /// The values of one configuration struct (`res_opts`, `disk_conf`, ...).
 ///
@@ -33,8 +35,8 @@ const MAX_STR: usize = 128;
 pub(crate) struct Conf {
     def: &'static StructDef,
     nums: [u64; MAX_FIELDS],
-    strs: [[u8; MAX_STR]; 2],
-    str_len: [usize; 2],
+    strs: [[u8; MAX_STR]; MAX_STRS],
+    str_len: [usize; MAX_STRS],
 }
 
 impl Conf {
@@ -43,8 +45,8 @@ impl Conf {
         Conf {
             def,
             nums: [0; MAX_FIELDS],
-            strs: [[0; MAX_STR]; 2],
-            str_len: [0; 2],
+            strs: [[0; MAX_STR]; MAX_STRS],
+            str_len: [0; MAX_STRS],
         }
     }
 
@@ -78,14 +80,13 @@ impl Conf {
         }
     }
 
-    /// Which string slot field `id` uses (a struct has at most two strings we keep: the C
-    /// `net_conf` has five, handled when connections come).
+    /// Which string slot field `id` uses (`net_conf` has the most: five).
     fn str_slot(&self, id: u16) -> Option<usize> {
         let mut slot = 0;
         for f in self.def.fields {
             if let FieldType::String { .. } = f.ty {
                 if f.id == id {
-                    return (slot < 2).then_some(slot);
+                    return (slot < MAX_STRS).then_some(slot);
                 }
                 slot += 1;
             }
@@ -176,6 +177,8 @@ pub(crate) struct Resource {
     pub(crate) res_opts: Conf,
     /// Volumes, ordered by volume number.
     pub(crate) volumes: KVec<Volume>,
+    /// The connection, while configured (`connect` .. `disconnect`), with its `net_conf`.
+    pub(crate) conn: Option<(Arc<crate::connection::Connection>, Conf)>,
 }
 
 impl Resource {
@@ -273,6 +276,7 @@ impl Registry {
                 name: n,
                 res_opts,
                 volumes: KVec::new(),
+                conn: None,
             },
             GFP_KERNEL,
         )?;

@@ -6,6 +6,7 @@
 pub mod bitmap_codec;
 pub mod genl;
 pub mod meta;
+pub mod oos;
 pub mod packets;
 pub mod state;
 pub mod uuid;

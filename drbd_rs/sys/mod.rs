@@ -25,6 +25,43 @@ use kernel::bindings;
 pub(crate) const GFP_NOIO: bindings::gfp_t =
     (1 << bindings::___GFP_DIRECT_RECLAIM_BIT) | (1 << bindings::___GFP_KSWAPD_RECLAIM_BIT);
 
+/// Milliseconds of the monotonic clock (for rate limits and resync statistics).
+pub(crate) fn jiffies_ms() -> u64 {
+    // SAFETY: `ktime_get` has no preconditions; it may be called from any context.
+    (unsafe { bindings::ktime_get() } / 1_000_000) as u64
+}
+
+/// A fixed buffer that `core::fmt::Write` fills (cut at its end), for log lines built in
+/// pieces.
+pub(crate) struct FmtBuf<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl<'a> FmtBuf<'a> {
+    /// An empty buffer over `buf`.
+    pub(crate) fn new(buf: &'a mut [u8]) -> Self {
+        FmtBuf { buf, len: 0 }
+    }
+
+    /// What was written (whole UTF-8 characters only).
+    pub(crate) fn as_str(&self) -> &str {
+        match core::str::from_utf8(&self.buf[..self.len]) {
+            Ok(s) => s,
+            Err(e) => core::str::from_utf8(&self.buf[..e.valid_up_to()]).unwrap_or(""),
+        }
+    }
+}
+
+impl core::fmt::Write for FmtBuf<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let n = s.len().min(self.buf.len() - self.len);
+        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
+    }
+}
+
 /// A random 64-bit number from the kernel's CRNG, for generation UUIDs.
 pub(crate) fn random_u64() -> u64 {
     // SAFETY: `get_random_u64` has no preconditions; it may be called from any context.

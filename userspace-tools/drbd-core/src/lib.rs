@@ -11,6 +11,8 @@ pub mod bitmap_codec;
 pub mod genl;
 #[path = "../../../drbd_rs/core/meta.rs"]
 pub mod meta;
+#[path = "../../../drbd_rs/core/oos.rs"]
+pub mod oos;
 #[path = "../../../drbd_rs/core/packets.rs"]
 pub mod packets;
 #[path = "../../../drbd_rs/core/state.rs"]

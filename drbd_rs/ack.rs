@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The ack receiver (DRBD 8.4's `drbd_ack_receiver`): reads the meta socket, where the peer
+//! acknowledges our writes and barriers, answers our state-change requests and pings; and
+//! keeps the connection alive: after `ping-int` seconds of silence it sends `P_PING`, and if
+//! no `P_PING_ACK` arrives within `ping-timeout`, the session fails ("PingAck did not arrive in
+//! time"), which is how a dead peer (a killed guest) is noticed.
+
+use core::sync::atomic::Ordering;
+use kernel::{prelude::*, sync::Arc};
+
+use crate::connection::{conn_err, conn_info, Failure, Session};
+use crate::drbd_core::{
+    packets::{self, check_header, Channel, Packet, ID_SYNCER},
+    wire::{self, Command},
+};
+
+/// The thread body; returns when the session fails or the thread is stopped.
+pub(crate) fn ack_receiver(s: Arc<Session>) {
+    let (ping_int_ms, ping_timeo_ms) = {
+        let st = s.conn.settings.lock();
+        (st.ping_int_s * 1000, st.ping_timeo_ds * 100)
+    };
+    let hs = wire::header_size(s.agreed);
+    s.meta.set_timeouts(Some(ping_int_ms), Some(ping_timeo_ms * 10));
+    while !s.is_failed() && !crate::sys::thread::should_stop() {
+        let mut h = [0u8; 16];
+        match s.meta.recv_exact(&mut h[..hs]) {
+            Ok(()) => {}
+            Err(e) if e == EAGAIN => {
+                if s.ping_pending.load(Ordering::Acquire) {
+                    conn_err!(s.conn, "PingAck did not arrive in time.\n");
+                    s.fail(Failure::NetworkFailure);
+                    break;
+                }
+                s.ping_pending.store(true, Ordering::Release);
+                if s.send_meta(0, &Packet::Empty(Command::Ping)).is_err() {
+                    break;
+                }
+                s.meta.set_timeouts(Some(ping_timeo_ms), Some(ping_timeo_ms * 10));
+                continue;
+            }
+            Err(e) => {
+                if !s.is_failed() && e != EINTR {
+                    conn_err!(s.conn, "meta connection shut down by peer.\n");
+                }
+                s.fail(Failure::of_error(e));
+                break;
+            }
+        }
+        let hdr = match wire::decode_header(&h[..hs], s.agreed) {
+            Ok(hdr) => hdr,
+            Err(e) => {
+                conn_err!(s.conn, "Wrong magic value on the meta socket: {:?}\n", e);
+                s.fail(Failure::ProtocolError);
+                break;
+            }
+        };
+        let cmd = match check_header(Channel::Meta, &hdr, s.agreed, s.features) {
+            Ok((cmd, _)) => cmd,
+            Err(e) => {
+                let name = Command::from_u16(hdr.command).map_or("unknown", |c| c.name());
+                conn_err!(
+                    s.conn,
+                    "Unexpected meta packet {} (0x{:04x}): {}\n",
+                    name,
+                    hdr.command,
+                    e
+                );
+                s.fail(Failure::ProtocolError);
+                break;
+            }
+        };
+        let mut payload = [0u8; 32];
+        let len = hdr.length as usize;
+        let Some(body) = payload.get_mut(..len) else {
+            s.fail(Failure::ProtocolError);
+            break;
+        };
+        if let Err(e) = s.meta.recv_exact(body) {
+            s.fail(Failure::of_error(e));
+            break;
+        }
+        let r = match packets::decode_packet(cmd, body, s.agreed, s.features, 0) {
+            Ok(p) => handle(&s, hdr.volume, p),
+            Err(e) => {
+                conn_err!(s.conn, "malformed {} packet: {}\n", cmd.name(), e);
+                Err(Failure::ProtocolError)
+            }
+        };
+        if let Err(why) = r {
+            s.fail(why);
+            break;
+        }
+    }
+}
+
+fn handle(s: &Arc<Session>, vnr: u16, p: Packet<'_>) -> Result<(), Failure> {
+    match p {
+        Packet::Empty(Command::Ping) => {
+            s.send_meta(0, &Packet::Empty(Command::PingAck))
+                .map_err(Failure::of_error)?;
+        }
+        Packet::Empty(Command::PingAck) => {
+            if s.ping_pending.swap(false, Ordering::AcqRel) {
+                let ping_int_ms = s.conn.settings.lock().ping_int_s * 1000;
+                s.meta.set_timeouts(Some(ping_int_ms), None);
+            }
+        }
+        Packet::BlockAck(cmd, a) => {
+            let dev = s.conn.device(vnr).cloned();
+            let Some(dev) = dev else {
+                conn_err!(s.conn, "{} for unknown volume {}\n", cmd.name(), vnr);
+                return Err(Failure::ProtocolError);
+            };
+            match cmd {
+                Command::WriteAck | Command::RecvAck | Command::Superseded | Command::RetryWrite
+                    if a.block_id != ID_SYNCER =>
+                {
+                    s.got_write_ack(vnr, a.block_id, a.sector, true)?;
+                }
+                Command::NegAck if a.block_id != ID_SYNCER => {
+                    s.got_write_ack(vnr, a.block_id, a.sector, false)?;
+                }
+                Command::RsWriteAck | Command::WriteAck | Command::RsIsInSync => {
+                    crate::resync::source_block_acked(s, vnr, &dev, a.sector, a.blksize, true)?;
+                }
+                Command::NegAck => {
+                    crate::resync::source_block_acked(s, vnr, &dev, a.sector, a.blksize, false)?;
+                }
+                Command::NegRsDReply => {
+                    crate::resync::target_request_failed(s, vnr, &dev, a.sector, a.blksize);
+                }
+                Command::NegDReply => {
+                    conn_err!(s.conn, "Unexpected NegDReply: no read was asked\n");
+                    return Err(Failure::ProtocolError);
+                }
+                _ => {}
+            }
+        }
+        Packet::BarrierAck(b) => s.got_barrier_ack(b.barrier, b.set_size)?,
+        Packet::ReqStateReply(_, r) => {
+            let mut g = s.st_reply.lock();
+            *g = Some(r.retcode);
+            s.st_reply_cv.notify_all();
+        }
+        Packet::DelayProbe(_) => {}
+        other => {
+            conn_info!(s.conn, "ignoring meta packet {}\n", other.command().name());
+        }
+    }
+    Ok(())
+}

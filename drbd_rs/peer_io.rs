@@ -1,0 +1,279 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! I/O this node does for its peer (DRBD 8.4's peer requests, `drbd_peer_request`): writes the
+//! peer replicates to us (`P_DATA`, and `P_RS_DATA_REPLY` while we are SyncTarget) and reads it
+//! asks of us (`P_DATA_REQUEST`, and `P_RS_DATA_REQUEST` while we are SyncSource).
+//!
+//! The receiver reads the data into a [`PageBuf`] and submits it; the bio completion (interrupt
+//! context) hands the object to the system workqueue, which sends the answer on the meta socket
+//! (acks) or the data socket (read replies). Peer writes of the current epoch are counted in
+//! [`RxEpoch`]: `P_BARRIER` waits until they are all on disk, flushes, and answers
+//! `P_BARRIER_ACK` with their number, as the C receiver does with write ordering `flush`.
+
+use core::sync::atomic::{AtomicBool, Ordering};
+use kernel::{
+    prelude::*,
+    sync::Arc,
+    workqueue::{self, impl_has_work, new_work, Work, WorkItem},
+};
+
+use crate::connection::{Failure, Session};
+use crate::device::Device;
+use crate::drbd_core::{
+    packets::{BlockAck, DataHeader, Packet, ID_SYNCER},
+    wire::Command,
+};
+use crate::sys::{
+    bdev::{LocalIo, OwnsBuf},
+    disk::BlkStatus,
+    pages::PageBuf,
+};
+
+/// Peer writes of the current receive epoch.
+#[derive(Default)]
+pub(crate) struct RxEpoch {
+    /// Submitted and not yet completed (acked).
+    pub(crate) inflight: u32,
+    /// Pages held by writes in flight (bounded by `max-buffers`).
+    pub(crate) pages: u32,
+    /// Writes received in this epoch (`P_BARRIER_ACK`'s `set_size`).
+    pub(crate) writes: u32,
+}
+
+/// What a completed peer write answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WriteKind {
+    /// An application write: `P_WRITE_ACK` (or `P_NEG_ACK`) if the peer asked for it.
+    Data {
+        /// `DP_SEND_WRITE_ACK` was set (protocol C).
+        write_ack: bool,
+    },
+    /// Resync data: `P_RS_WRITE_ACK` (or `P_NEG_ACK`), bits cleared.
+    Resync,
+}
+
+/// A write the peer sent us.
+#[pin_data]
+pub(crate) struct PeerWrite {
+    session: Arc<Session>,
+    dev: Arc<Device>,
+    vnr: u16,
+    buf: PageBuf,
+    sector: u64,
+    block_id: u64,
+    kind: WriteKind,
+    failed: AtomicBool,
+    #[pin]
+    work: Work<PeerWrite>,
+}
+
+impl_has_work! {
+    impl HasWork<Self> for PeerWrite { self.work }
+}
+
+impl PeerWrite {
+    /// Wraps a received write.
+    pub(crate) fn new(
+        session: Arc<Session>,
+        dev: Arc<Device>,
+        vnr: u16,
+        buf: PageBuf,
+        sector: u64,
+        block_id: u64,
+        kind: WriteKind,
+    ) -> Result<Arc<PeerWrite>> {
+        Arc::pin_init(
+            pin_init!(PeerWrite {
+                session,
+                dev,
+                vnr,
+                buf,
+                sector,
+                block_id,
+                kind,
+                failed: AtomicBool::new(false),
+                work <- new_work!("PeerWrite::work"),
+            }),
+            crate::request::GFP_NOIO_FLAGS,
+        )
+    }
+}
+
+impl LocalIo for PeerWrite {
+    fn local_io_done(this: Arc<Self>, status: BlkStatus) {
+        if status != BlkStatus::OK {
+            this.failed.store(true, Ordering::Relaxed);
+        }
+        // The ack is sent from process context.
+        let _ = workqueue::system_unbound().enqueue(this);
+    }
+}
+
+impl OwnsBuf for PeerWrite {
+    fn buf(&self) -> &PageBuf {
+        &self.buf
+    }
+}
+
+impl WorkItem for PeerWrite {
+    type Pointer = Arc<PeerWrite>;
+
+    fn run(this: Arc<PeerWrite>) {
+        let bytes = this.buf.len() as u32;
+        let failed = this.failed.load(Ordering::Relaxed);
+        let s = &this.session;
+        if failed {
+            this.dev.oos_set(this.sector, bytes);
+        }
+        let ack = |cmd: Command, block_id: u64| {
+            let a = BlockAck {
+                sector: this.sector,
+                block_id,
+                blksize: bytes,
+                seq_num: s.next_ack_seq(),
+            };
+            let _ = s.send_meta(this.vnr, &Packet::BlockAck(cmd, a));
+        };
+        match this.kind {
+            WriteKind::Data { write_ack } => {
+                if write_ack {
+                    ack(
+                        if failed { Command::NegAck } else { Command::WriteAck },
+                        this.block_id,
+                    );
+                }
+                let npages = this.buf.len().div_ceil(kernel::page::PAGE_SIZE) as u32;
+                let mut rx = s.rx.lock();
+                rx.inflight -= 1;
+                rx.pages = rx.pages.saturating_sub(npages);
+                s.rx_cv.notify_all();
+            }
+            WriteKind::Resync => {
+                if failed {
+                    ack(Command::NegAck, ID_SYNCER);
+                } else {
+                    this.dev.oos_clear(this.sector, bytes);
+                    ack(Command::RsWriteAck, ID_SYNCER);
+                }
+                crate::resync::target_reply_done(s, &this.dev, this.vnr, failed);
+            }
+        }
+    }
+}
+
+/// A read the peer asked for.
+#[pin_data]
+pub(crate) struct PeerRead {
+    session: Arc<Session>,
+    vnr: u16,
+    buf: PageBuf,
+    sector: u64,
+    block_id: u64,
+    /// `P_RS_DATA_REQUEST` (answered with `P_RS_DATA_REPLY`) rather than `P_DATA_REQUEST`.
+    resync: bool,
+    failed: AtomicBool,
+    #[pin]
+    work: Work<PeerRead>,
+}
+
+impl_has_work! {
+    impl HasWork<Self> for PeerRead { self.work }
+}
+
+impl PeerRead {
+    /// Wraps a read to serve.
+    pub(crate) fn new(
+        session: Arc<Session>,
+        vnr: u16,
+        buf: PageBuf,
+        sector: u64,
+        block_id: u64,
+        resync: bool,
+    ) -> Result<Arc<PeerRead>> {
+        Arc::pin_init(
+            pin_init!(PeerRead {
+                session,
+                vnr,
+                buf,
+                sector,
+                block_id,
+                resync,
+                failed: AtomicBool::new(false),
+                work <- new_work!("PeerRead::work"),
+            }),
+            crate::request::GFP_NOIO_FLAGS,
+        )
+    }
+}
+
+impl LocalIo for PeerRead {
+    fn local_io_done(this: Arc<Self>, status: BlkStatus) {
+        if status != BlkStatus::OK {
+            this.failed.store(true, Ordering::Relaxed);
+        }
+        let _ = workqueue::system_unbound().enqueue(this);
+    }
+}
+
+impl OwnsBuf for PeerRead {
+    fn buf(&self) -> &PageBuf {
+        &self.buf
+    }
+}
+
+impl WorkItem for PeerRead {
+    type Pointer = Arc<PeerRead>;
+
+    fn run(this: Arc<PeerRead>) {
+        let s = &this.session;
+        let bytes = this.buf.len() as u32;
+        if this.failed.load(Ordering::Relaxed) {
+            let cmd = if this.resync {
+                Command::NegRsDReply
+            } else {
+                Command::NegDReply
+            };
+            let a = BlockAck {
+                sector: this.sector,
+                block_id: this.block_id,
+                blksize: bytes,
+                seq_num: s.next_ack_seq(),
+            };
+            let _ = s.send_meta(this.vnr, &Packet::BlockAck(cmd, a));
+            return;
+        }
+        let cmd = if this.resync {
+            Command::RsDataReply
+        } else {
+            Command::DataReply
+        };
+        let dh = DataHeader {
+            sector: this.sector,
+            block_id: this.block_id,
+            seq_num: 0,
+            dp_flags: 0,
+        };
+        let mut sub = [0u8; DataHeader::SIZE];
+        if dh.encode(&mut sub).is_err() {
+            return;
+        }
+        let tx = s.data_tx.lock();
+        if s.is_failed() {
+            return;
+        }
+        let r = s.header(this.vnr, cmd, DataHeader::SIZE as u32 + bytes).and_then(|(h, n)| {
+            s.data.send_all(&h[..n], true)?;
+            s.data.send_all(&sub, true)?;
+            let mut left = this.buf.len();
+            for (page, used) in this.buf.pages() {
+                left -= used;
+                s.data.send_page(page, 0, used, left > 0)?;
+            }
+            Ok(())
+        });
+        if let Err(e) = r {
+            s.fail(Failure::of_error(e));
+        }
+        drop(tx);
+    }
+}

@@ -1,0 +1,728 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The data socket's receiver (DRBD 8.4's `drbdd` and its `receive_*` functions): the
+//! parameters exchange after the handshake, state changes of the peer, the sync handshake,
+//! peer writes and barriers, read requests, bitmap exchange and resync data.
+//!
+//! Every header is checked against the pure per-command rules (`core::packets::check_header`)
+//! before a byte of payload is read, and every sector range against the device before any I/O:
+//! a malformed or unexpected packet ends the session (ProtocolError) with a log line naming it,
+//! and never reaches the disk.
+
+use kernel::{prelude::*, sync::Arc};
+
+use crate::connection::{conn_err, conn_info, conn_warn, Failure, Session};
+use crate::device::Device;
+use crate::drbd_core::{
+    bitmap_codec::Step,
+    genl::{ConnState, DiskState, DrbdState, Role, StateRv},
+    packets::{
+        self, check_header, BlockRequest, Channel, DataHeader, Packet, Protocol, ReqStateReply,
+        SyncParam, Trim, DP_SEND_RECEIVE_ACK, DP_SEND_WRITE_ACK,
+    },
+    uuid::{self, Event, Outcome, PeerUuids},
+    wire::{self, Command},
+};
+use crate::peer_io::{PeerRead, PeerWrite, WriteKind};
+use crate::sys::{bdev::WriteFlags, pages::PageBuf};
+
+/// Payload buffer for everything but data (the largest is a bitmap packet: 4 KiB).
+const RX_BUF: usize = 4096;
+
+/// Sends `P_PROTOCOL`, then per volume `P_SYNC_PARAM`, `P_SIZES`, `P_UUIDS`, `P_STATE`
+/// (`drbd_send_protocol`, `drbd_connected`), and enters WFReportParams.
+fn send_params(s: &Arc<Session>) -> Result {
+    let proto = s.conn.settings.lock().protocol_packet();
+    s.send(
+        crate::connection::Sock::Data,
+        0,
+        &Packet::Protocol(Command::Protocol, proto),
+    )?;
+    for (vnr, d) in s.conn.devices.iter() {
+        d.change_conn_state(|st| st.conn = ConnState::WfReportParams);
+        let sp = SyncParam {
+            resync_rate: d.resync_rate(),
+            ..SyncParam::default()
+        };
+        s.send(
+            crate::connection::Sock::Data,
+            *vnr,
+            &Packet::SyncParam(SyncParam::command(s.agreed), sp.as_sent(s.agreed)),
+        )?;
+        send_sizes(s, *vnr, d)?;
+        send_uuids(s, *vnr, d)?;
+        send_state(s, *vnr, d)?;
+    }
+    Ok(())
+}
+
+/// `P_SIZES` for volume `vnr`.
+pub(crate) fn send_sizes(s: &Session, vnr: u16, d: &Device) -> Result {
+    let p = d.sizes_packet(s.features);
+    s.send(crate::connection::Sock::Data, vnr, &Packet::Sizes(p))
+}
+
+/// `P_UUIDS` for volume `vnr`.
+pub(crate) fn send_uuids(s: &Session, vnr: u16, d: &Device) -> Result {
+    let discard = s.conn.settings.lock().discard_my_data;
+    match d.uuids_packet(discard) {
+        Some(p) => s.send(crate::connection::Sock::Data, vnr, &Packet::Uuids(p)),
+        None => Ok(()),
+    }
+}
+
+/// `P_STATE` for volume `vnr`.
+pub(crate) fn send_state(s: &Session, vnr: u16, d: &Device) -> Result {
+    let st = d.state().to_abi();
+    s.send(
+        crate::connection::Sock::Data,
+        vnr,
+        &Packet::State(packets::State { state: st }),
+    )
+}
+
+/// Runs the receiver for an established session until it fails.
+pub(crate) fn run(s: &Arc<Session>) {
+    if let Err(e) = send_params(s) {
+        s.fail(Failure::of_error(e));
+        return;
+    }
+    let mut buf: KVec<u8> = KVec::new();
+    if buf.resize(RX_BUF, 0, GFP_KERNEL).is_err() {
+        s.fail(Failure::NetworkFailure);
+        return;
+    }
+    let hs = wire::header_size(s.agreed);
+    while !s.is_failed() {
+        let mut h = [0u8; 16];
+        if let Err(e) = s.data.recv_exact(&mut h[..hs]) {
+            if !s.is_failed() {
+                if e == ECONNRESET {
+                    conn_warn!(s.conn, "sock was shut down by peer\n");
+                } else {
+                    conn_warn!(s.conn, "receive error {} on the data socket\n", e.to_errno());
+                }
+            }
+            s.fail(Failure::of_error(e));
+            break;
+        }
+        let hdr = match wire::decode_header(&h[..hs], s.agreed) {
+            Ok(hdr) => hdr,
+            Err(e) => {
+                conn_err!(
+                    s.conn,
+                    "Wrong magic value in protocol version {}: {:?}\n",
+                    s.agreed,
+                    e
+                );
+                s.fail(Failure::ProtocolError);
+                break;
+            }
+        };
+        let (cmd, rule) = match check_header(Channel::Data, &hdr, s.agreed, s.features) {
+            Ok(x) => x,
+            Err(e) => {
+                let name = Command::from_u16(hdr.command).map_or("unknown", |c| c.name());
+                conn_err!(
+                    s.conn,
+                    "Unexpected data packet {} (0x{:04x}), length {}: {}\n",
+                    name,
+                    hdr.command,
+                    hdr.length,
+                    e
+                );
+                s.fail(Failure::ProtocolError);
+                break;
+            }
+        };
+        let r = match cmd {
+            Command::Data | Command::RsDataReply | Command::DataReply => {
+                receive_data(s, hdr.volume, cmd, hdr.length)
+            }
+            _ => {
+                let len = hdr.length as usize;
+                let payload = match buf.get_mut(..len) {
+                    Some(p) => p,
+                    None => {
+                        conn_err!(s.conn, "packet {} too long: {}\n", cmd.name(), len);
+                        Err(Failure::ProtocolError)?
+                    }
+                };
+                let _ = rule;
+                match s.data.recv_exact(payload) {
+                    Ok(()) => dispatch(s, hdr.volume, cmd, payload),
+                    Err(e) => Err(Failure::of_error(e)),
+                }
+            }
+        };
+        if let Err(why) = r {
+            s.fail(why);
+            break;
+        }
+    }
+}
+
+fn volume(s: &Session, vnr: u16, cmd: Command) -> Result<Arc<Device>, Failure> {
+    match s.conn.device(vnr) {
+        Some(d) => Ok(d.clone()),
+        None => {
+            conn_err!(s.conn, "{} for unknown volume {}\n", cmd.name(), vnr);
+            Err(Failure::ProtocolError)
+        }
+    }
+}
+
+fn proto_err(s: &Session, cmd: Command, e: packets::PacketError) -> Failure {
+    conn_err!(s.conn, "malformed {} packet: {}\n", cmd.name(), e);
+    Failure::ProtocolError
+}
+
+fn dispatch(s: &Arc<Session>, vnr: u16, cmd: Command, payload: &[u8]) -> Result<(), Failure> {
+    let p = packets::decode_packet(cmd, payload, s.agreed, s.features, 0)
+        .map_err(|e| proto_err(s, cmd, e))?;
+    match p {
+        Packet::Protocol(c, proto) => receive_protocol(s, c, &proto),
+        Packet::SyncParam(_, sp) => {
+            let d = volume(s, vnr, cmd)?;
+            d.set_peer_resync_rate(sp.resync_rate);
+            Ok(())
+        }
+        Packet::Sizes(sz) => {
+            let d = volume(s, vnr, cmd)?;
+            receive_sizes(s, vnr, &d, &sz)
+        }
+        Packet::Uuids(u) => {
+            let d = volume(s, vnr, cmd)?;
+            d.set_peer_uuids(PeerUuids::from(u));
+            Ok(())
+        }
+        Packet::State(st) => {
+            let d = volume(s, vnr, cmd)?;
+            receive_state(s, vnr, &d, st.state)
+        }
+        Packet::ReqState(c, rq) => receive_req_state(s, vnr, c, rq.mask, rq.val),
+        Packet::Barrier(b) => receive_barrier(s, b.barrier),
+        Packet::BlockRequest { command, request, .. } => {
+            let d = volume(s, vnr, cmd)?;
+            receive_data_request(s, vnr, &d, command, &request)
+        }
+        Packet::Bitmap(_) | Packet::CompressedBitmap(..) => {
+            let d = volume(s, vnr, cmd)?;
+            crate::resync::receive_bitmap(s, vnr, &d, cmd, payload)
+        }
+        Packet::RsUuid(u) => {
+            let d = volume(s, vnr, cmd)?;
+            crate::resync::receive_sync_uuid(s, vnr, &d, u.uuid)
+        }
+        Packet::BlockDesc(Command::OutOfSync, b) => {
+            let d = volume(s, vnr, cmd)?;
+            if b.out_of_sync_range(d.size_sectors()).is_err() {
+                conn_err!(s.conn, "OutOfSync beyond end of device\n");
+                return Err(Failure::ProtocolError);
+            }
+            d.oos_set(b.sector, b.blksize);
+            Ok(())
+        }
+        Packet::Trim(c, t) => {
+            let d = volume(s, vnr, cmd)?;
+            receive_trim(s, vnr, &d, c, &t)
+        }
+        Packet::Empty(Command::UnplugRemote) | Packet::DelayProbe(_) => Ok(()),
+        _ => {
+            conn_err!(s.conn, "Unexpected data packet {} (0x{:04x})\n", cmd.name(), cmd as u16);
+            Err(Failure::ProtocolError)
+        }
+    }
+}
+
+/// `P_PROTOCOL`: the settings both sides must share (`receive_protocol`).
+fn receive_protocol(s: &Session, cmd: Command, p: &Protocol) -> Result<(), Failure> {
+    if cmd == Command::ProtocolUpdate {
+        return Ok(());
+    }
+    let mine = s.conn.settings.lock().protocol_packet();
+    // The peer's "discard local" is our "discard remote".
+    let convert = |v: u32| match v {
+        5 => 6,
+        6 => 5,
+        v => v,
+    };
+    let what = if p.wire_protocol != mine.wire_protocol {
+        Some("protocol")
+    } else if convert(p.after_sb_0p) != mine.after_sb_0p {
+        Some("after-sb-0pri")
+    } else if convert(p.after_sb_1p) != mine.after_sb_1p {
+        Some("after-sb-1pri")
+    } else if convert(p.after_sb_2p) != mine.after_sb_2p {
+        Some("after-sb-2pri")
+    } else if (p.two_primaries != 0) != (mine.two_primaries != 0) {
+        Some("allow-two-primaries")
+    } else if p.conn_flags & packets::CF_DISCARD_MY_DATA != 0
+        && mine.conn_flags & packets::CF_DISCARD_MY_DATA != 0
+    {
+        Some("discard-my-data")
+    } else if p.integrity_alg != mine.integrity_alg {
+        Some("data-integrity-alg")
+    } else {
+        None
+    };
+    match what {
+        Some(w) => {
+            conn_err!(s.conn, "incompatible {} settings\n", w);
+            Err(Failure::Incompatible)
+        }
+        None => Ok(()),
+    }
+}
+
+/// `P_SIZES` (`receive_sizes`): agree on the smaller of the two disks.
+fn receive_sizes(
+    s: &Session,
+    vnr: u16,
+    d: &Arc<Device>,
+    p: &packets::Sizes,
+) -> Result<(), Failure> {
+    if p.d_size == 0 && d.state().disk == DiskState::Diskless {
+        conn_err!(s.conn, "some backing storage is needed\n");
+        return Err(Failure::Incompatible);
+    }
+    match d.agree_size(p.d_size, p.u_size, p.c_size, p.max_bio_size) {
+        Ok(changed) => {
+            if changed && d.state().conn > ConnState::WfReportParams {
+                let _ = send_sizes(s, vnr, d);
+            }
+            Ok(())
+        }
+        Err(()) => {
+            conn_err!(s.conn, "The peer's disk size is too small! ({} sectors)\n", p.d_size);
+            Err(Failure::Incompatible)
+        }
+    }
+}
+
+fn role_of(v: u8) -> Role {
+    Role::from_raw(v).unwrap_or(Role::Unknown)
+}
+
+fn disk_of(v: u8) -> DiskState {
+    DiskState::from_raw(v).unwrap_or(DiskState::DUnknown)
+}
+
+fn conn_of(v: u8) -> ConnState {
+    ConnState::from_raw(v).unwrap_or(ConnState::StandAlone)
+}
+
+/// `P_STATE` (`receive_state`): the peer's role and disk; on a new connection (or when asked
+/// to consider a resync), the sync handshake decides between Connected, SyncSource and
+/// SyncTarget.
+fn receive_state(s: &Arc<Session>, vnr: u16, d: &Arc<Device>, ps: DrbdState) -> Result<(), Failure> {
+    let peer_role = role_of(ps.role);
+    let peer_disk = disk_of(ps.disk);
+    let peer_conn = conn_of(ps.conn);
+    let peer_uuids = d.peer_uuids();
+    let real_peer_disk = match &peer_uuids {
+        Some(u) => uuid::real_peer_disk(peer_disk, u.flags),
+        None => peer_disk,
+    };
+    let os = d.state();
+    let mut ns_conn = os.conn;
+    if ns_conn == ConnState::WfReportParams {
+        ns_conn = ConnState::Connected;
+    }
+    let cr = os.conn < ConnState::Connected
+        || (os.conn == ConnState::Connected
+            && (peer_disk == DiskState::Negotiating || os.disk == DiskState::Negotiating))
+        || d.take_consider_resync()
+        || (os.conn == ConnState::Connected
+            && peer_conn >= ConnState::StartingSyncS
+            && peer_conn <= ConnState::WfBitMapT);
+    let mut outcome = Outcome::Connected;
+    if cr && peer_uuids.is_some() && peer_disk >= DiskState::Negotiating && d.has_disk() {
+        let pu = peer_uuids.unwrap_or_default();
+        outcome = d.sync_handshake(s, pu, peer_role, real_peer_disk);
+        match outcome {
+            Outcome::Refused(_) => {
+                if os.conn == ConnState::WfReportParams {
+                    return Err(Failure::Incompatible);
+                }
+                return Err(Failure::ProtocolError);
+            }
+            Outcome::Connected => ns_conn = ConnState::Connected,
+            Outcome::SyncSource { full } => {
+                if full {
+                    d.oos_set_all();
+                }
+                ns_conn = ConnState::WfBitMapS;
+            }
+            Outcome::SyncTarget { full } => {
+                if full {
+                    d.oos_set_all();
+                }
+                ns_conn = ConnState::WfBitMapT;
+            }
+        }
+    }
+    let (os, ns) = d.change_conn_state(|st| {
+        st.conn = ns_conn;
+        st.peer = peer_role;
+        st.pdsk = real_peer_disk;
+        st.peer_isp = ps.aftr_isp || ps.user_isp;
+        if st.disk == DiskState::Negotiating {
+            st.disk = DiskState::Inconsistent;
+        }
+    });
+    if os.conn == ConnState::WfReportParams && ns.conn >= ConnState::Connected {
+        send_state(s, vnr, d).map_err(Failure::of_error)?;
+    }
+    if os.conn > ConnState::WfReportParams
+        && ns.conn > ConnState::Connected
+        && peer_conn <= ConnState::Connected
+        && peer_disk != DiskState::Negotiating
+    {
+        // We want a resync the peer has not decided on yet.
+        send_uuids(s, vnr, d).map_err(Failure::of_error)?;
+        send_state(s, vnr, d).map_err(Failure::of_error)?;
+    }
+    if os.conn != ConnState::WfBitMapS && ns.conn == ConnState::WfBitMapS {
+        crate::resync::start_bitmap_exchange(s, vnr, d)?;
+    }
+    // A resync the peer finished (SyncSource side): its last P_RS_WRITE_ACKs cleared our
+    // bits, or the target reports UpToDate.
+    if ns.conn == ConnState::SyncSource && peer_conn == ConnState::Connected
+        && real_peer_disk == DiskState::UpToDate
+    {
+        crate::resync::source_finished(s, vnr, d);
+    }
+    let _ = outcome;
+    Ok(())
+}
+
+/// `P_STATE_CHG_REQ` / `P_CONN_ST_CHG_REQ`: the peer asks us to agree to (and apply) a change
+/// of its state; we see it mirrored (its role is our peer role).
+fn receive_req_state(
+    s: &Arc<Session>,
+    vnr: u16,
+    cmd: Command,
+    mask: DrbdState,
+    val: DrbdState,
+) -> Result<(), Failure> {
+    let reply_cmd = if cmd == Command::ConnStChgReq {
+        Command::ConnStChgReply
+    } else {
+        Command::StateChgReply
+    };
+    let reply = |rv: i32| {
+        s.send_meta(vnr, &Packet::ReqStateReply(reply_cmd, ReqStateReply { retcode: rv }))
+            .map_err(Failure::of_error)
+    };
+    // A disconnect request: agree, then tear down.
+    if mask.conn != 0 && conn_of(val.conn) == ConnState::Disconnecting {
+        reply(StateRv::Success.raw())?;
+        conn_info!(s.conn, "peer requested disconnect\n");
+        return Err(Failure::TearDown);
+    }
+    let targets: KVec<(u16, Arc<Device>)> = if cmd == Command::ConnStChgReq {
+        let mut v = KVec::new();
+        for (n, d) in s.conn.devices.iter() {
+            v.push((*n, d.clone()), GFP_KERNEL)
+                .map_err(|_| Failure::NetworkFailure)?;
+        }
+        v
+    } else {
+        let d = volume(s, vnr, cmd)?;
+        let mut v = KVec::new();
+        v.push((vnr, d), GFP_KERNEL).map_err(|_| Failure::NetworkFailure)?;
+        v
+    };
+    let two_primaries = s.conn.settings.lock().two_primaries;
+    let mut rv = StateRv::Success.raw();
+    for (_, d) in targets.iter() {
+        let st = d.state();
+        // The peer's role becomes our peer role, its disk our peer disk.
+        let new_peer = if mask.role != 0 { role_of(val.role) } else { st.peer };
+        if new_peer == Role::Primary && st.role == Role::Primary && !two_primaries {
+            rv = StateRv::TwoPrimaries.raw();
+            break;
+        }
+    }
+    if rv == StateRv::Success.raw() {
+        for (_, d) in targets.iter() {
+            let (os, ns) = d.change_conn_state(|st| {
+                if mask.role != 0 {
+                    st.peer = role_of(val.role);
+                }
+                if mask.disk != 0 {
+                    st.pdsk = disk_of(val.disk);
+                }
+            });
+            // Peer was forced UpToDate & Primary while both were Inconsistent: resync.
+            if os.disk == DiskState::Inconsistent
+                && os.pdsk == DiskState::Inconsistent
+                && os.peer == Role::Secondary
+                && ns.peer == Role::Primary
+            {
+                d.set_consider_resync();
+            }
+        }
+    }
+    reply(rv)
+}
+
+/// `P_BARRIER`: once every write of the epoch is on disk, flush and acknowledge it with the
+/// number of writes (nothing for an empty epoch, as the C receiver).
+fn receive_barrier(s: &Arc<Session>, nr: u32) -> Result<(), Failure> {
+    let writes = {
+        let mut rx = s.rx.lock();
+        while rx.inflight != 0 {
+            s.rx_cv.wait(&mut rx);
+        }
+        let w = rx.writes;
+        rx.writes = 0;
+        w
+    };
+    if writes == 0 {
+        return Ok(());
+    }
+    for (_, d) in s.conn.devices.iter() {
+        if let Some(lower) = d.lower() {
+            if let Err(e) = lower.flush_sync() {
+                conn_warn!(s.conn, "flush of the backing device failed: {}\n", e.to_errno());
+            }
+        }
+    }
+    s.send_meta(
+        0,
+        &Packet::BarrierAck(packets::BarrierAck {
+            barrier: nr,
+            set_size: writes,
+        }),
+    )
+    .map_err(Failure::of_error)
+}
+
+/// Receives the data of `P_DATA`, `P_RS_DATA_REPLY` (into a page buffer, then written) or
+/// `P_DATA_REPLY` (refused: this node never asks for data yet).
+fn receive_data(s: &Arc<Session>, vnr: u16, cmd: Command, length: u32) -> Result<(), Failure> {
+    let mut sub = [0u8; DataHeader::SIZE];
+    s.data.recv_exact(&mut sub).map_err(Failure::of_error)?;
+    let dh = DataHeader::decode(&sub, s.agreed).map_err(|e| proto_err(s, cmd, e))?;
+    let split = packets::split_body(cmd, length - DataHeader::SIZE as u32, 0)
+        .map_err(|e| proto_err(s, cmd, e))?;
+    if cmd == Command::DataReply {
+        conn_err!(s.conn, "Unexpected data packet {} (0x{:04x}): no read was asked\n", cmd.name(), cmd as u16);
+        return Err(Failure::ProtocolError);
+    }
+    let d = volume(s, vnr, cmd)?;
+    let capacity = d.size_sectors();
+    if let Err(e) = packets::check_capacity(dh.sector, split.data, capacity) {
+        conn_err!(
+            s.conn,
+            "request from peer beyond end of local disk: capacity: {}s < sector: {}s + size: {} ({})\n",
+            capacity,
+            dh.sector,
+            split.data,
+            e
+        );
+        return Err(Failure::ProtocolError);
+    }
+    if cmd == Command::Data {
+        dh.check_data_flags().map_err(|e| proto_err(s, cmd, e))?;
+    }
+    if cmd == Command::RsDataReply && !d.expects_resync_reply() {
+        conn_err!(s.conn, "Unexpected data packet RSDataReply: no resync request pending\n");
+        return Err(Failure::ProtocolError);
+    }
+    let Some(lower) = d.lower() else {
+        conn_err!(s.conn, "Can not write data: no backing device\n");
+        return Err(Failure::ProtocolError);
+    };
+    if split.data == 0 {
+        // An empty write (a flush): nothing to store; ack as asked.
+        if cmd == Command::Data && dh.dp_flags & DP_SEND_WRITE_ACK != 0 {
+            let _ = lower.flush_sync();
+            send_block_ack(s, vnr, Command::WriteAck, dh.sector, dh.block_id, 0)?;
+        }
+        return Ok(());
+    }
+    let npages = (split.data as usize).div_ceil(kernel::page::PAGE_SIZE) as u32;
+    if cmd == Command::Data {
+        // Bound the memory peer writes hold (max-buffers pages), as the C receiver does.
+        let max = s.conn.settings.lock().max_buffers;
+        let mut rx = s.rx.lock();
+        while rx.inflight > 0 && rx.pages + npages > max {
+            s.rx_cv.wait(&mut rx);
+        }
+        rx.inflight += 1;
+        rx.pages += npages;
+        rx.writes += 1;
+    }
+    let undo = |s: &Session| {
+        if cmd == Command::Data {
+            let mut rx = s.rx.lock();
+            rx.inflight -= 1;
+            rx.pages = rx.pages.saturating_sub(npages);
+            s.rx_cv.notify_all();
+        }
+    };
+    let mut buf = match PageBuf::alloc(split.data as usize) {
+        Ok(b) => b,
+        Err(_) => {
+            undo(s);
+            return Err(Failure::NetworkFailure);
+        }
+    };
+    let mut off = 0usize;
+    let mut r = Ok(());
+    for (page, used) in buf.pages() {
+        if let Err(e) = s.data.recv_page(page, 0, used) {
+            r = Err(e);
+            break;
+        }
+        off += used;
+    }
+    let _ = off;
+    if let Err(e) = r {
+        undo(s);
+        return Err(Failure::of_error(e));
+    }
+    let kind = if cmd == Command::Data {
+        if dh.dp_flags & DP_SEND_RECEIVE_ACK != 0 {
+            send_block_ack(s, vnr, Command::RecvAck, dh.sector, dh.block_id, split.data)?;
+        }
+        WriteKind::Data {
+            write_ack: dh.dp_flags & DP_SEND_WRITE_ACK != 0
+                || (s.agreed < 100 && s.protocol == 3),
+        }
+    } else {
+        WriteKind::Resync
+    };
+    let flags = WriteFlags {
+        fua: dh.dp_flags & packets::DP_FUA != 0,
+        preflush: dh.dp_flags & packets::DP_FLUSH != 0,
+    };
+    let _ = &mut buf;
+    let pw = match PeerWrite::new(s.clone(), d.clone(), vnr, buf, dh.sector, dh.block_id, kind) {
+        Ok(pw) => pw,
+        Err(_) => {
+            undo(s);
+            return Err(Failure::NetworkFailure);
+        }
+    };
+    d.count_received(split.data);
+    lower.write_buf(dh.sector, flags, pw);
+    Ok(())
+}
+
+fn send_block_ack(
+    s: &Session,
+    vnr: u16,
+    cmd: Command,
+    sector: u64,
+    block_id: u64,
+    blksize: u32,
+) -> Result<(), Failure> {
+    let a = packets::BlockAck {
+        sector,
+        block_id,
+        blksize,
+        seq_num: s.next_ack_seq(),
+    };
+    s.send_meta(vnr, &Packet::BlockAck(cmd, a))
+        .map_err(Failure::of_error)
+}
+
+/// `P_TRIM` / `P_ZEROES`: discard on the backing device, acked like a write.
+fn receive_trim(s: &Arc<Session>, vnr: u16, d: &Arc<Device>, cmd: Command, t: &Trim) -> Result<(), Failure> {
+    if let Err(e) = t.check_capacity(d.size_sectors()) {
+        conn_err!(s.conn, "{} beyond end of local disk: {}\n", cmd.name(), e);
+        return Err(Failure::ProtocolError);
+    }
+    // Simplest correct handling: write zeroes is not needed for correctness of a discard
+    // (the data is undefined afterwards on DRBD too); we discard, then ack.
+    let Some(lower) = d.lower() else {
+        return Err(Failure::ProtocolError);
+    };
+    let _ = lower;
+    {
+        let mut rx = s.rx.lock();
+        rx.writes += 1;
+    }
+    if t.data.dp_flags & DP_SEND_WRITE_ACK != 0 {
+        send_block_ack(s, vnr, Command::WriteAck, t.data.sector, t.data.block_id, t.size)?;
+    } else if t.data.dp_flags & DP_SEND_RECEIVE_ACK != 0 {
+        send_block_ack(s, vnr, Command::RecvAck, t.data.sector, t.data.block_id, t.size)?;
+    }
+    Ok(())
+}
+
+/// `P_DATA_REQUEST` / `P_RS_DATA_REQUEST`: read from our disk and send the data back.
+fn receive_data_request(
+    s: &Arc<Session>,
+    vnr: u16,
+    d: &Arc<Device>,
+    cmd: Command,
+    r: &BlockRequest,
+) -> Result<(), Failure> {
+    if let Err(e) = r.check_capacity(d.size_sectors()) {
+        conn_err!(
+            s.conn,
+            "{}: sector {} + size {} beyond end of local disk ({})\n",
+            cmd.name(),
+            r.sector,
+            r.blksize,
+            e
+        );
+        return Err(Failure::ProtocolError);
+    }
+    let resync = match cmd {
+        Command::DataRequest => false,
+        Command::RsDataRequest => true,
+        _ => {
+            // Checksum-based resync and online verify are not offered.
+            conn_err!(s.conn, "Unexpected data packet {} (0x{:04x})\n", cmd.name(), cmd as u16);
+            return Err(Failure::ProtocolError);
+        }
+    };
+    let lower = match (d.lower(), d.state().disk >= DiskState::UpToDate) {
+        (Some(l), true) => l,
+        _ => {
+            let ncmd = if resync { Command::NegRsDReply } else { Command::NegDReply };
+            return send_block_ack(s, vnr, ncmd, r.sector, r.block_id, r.blksize);
+        }
+    };
+    let buf = PageBuf::alloc(r.blksize as usize).map_err(|_| Failure::NetworkFailure)?;
+    let pr = PeerRead::new(s.clone(), vnr, buf, r.sector, r.block_id, resync)
+        .map_err(|_| Failure::NetworkFailure)?;
+    d.count_sent(r.blksize);
+    lower.read_buf(r.sector, pr);
+    Ok(())
+}
+
+/// After the session ended: wait for peer writes in flight, fail the transfer log.
+pub(crate) fn cleanup(s: &Arc<Session>, why: Failure) {
+    {
+        let mut rx = s.rx.lock();
+        while rx.inflight != 0 {
+            s.rx_cv.wait(&mut rx);
+        }
+    }
+    s.fail_transfer_log();
+    for (_, d) in s.conn.devices.iter() {
+        crate::resync::abort(d);
+    }
+    if why != Failure::Disconnect {
+        conn_info!(s.conn, "Connection closed ({:?})\n", why);
+    }
+}
+
+/// Log sink for the sync handshake's lines.
+pub(crate) fn log_event(minor: u32, e: Event) {
+    match e {
+        Event::Log(level, msg) => match level {
+            uuid::Level::Alert | uuid::Level::Err => pr_err!("drbd{}: {}\n", minor, msg),
+            uuid::Level::Warn => pr_warn!("drbd{}: {}\n", minor, msg),
+            _ => pr_info!("drbd{}: {}\n", minor, msg),
+        },
+        Event::Helper(h) => pr_info!("drbd{}: helper command: drbdadm {} (not run)\n", minor, h.name()),
+    }
+}

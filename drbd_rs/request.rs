@@ -1,0 +1,347 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The Primary's write path (DRBD 8.4's `drbd_req.c`): an application write is submitted to the
+//! local disk and sent to the peer as `P_DATA` at the same time; it completes when the local
+//! write is done and the peer has answered as the protocol requires (protocol C: `P_WRITE_ACK`
+//! once on the peer's disk; B: `P_RECV_ACK` once received; A: once sent).
+//!
+//! A [`Req`] owns the blk-mq request and ends it when the last reference goes: the local bio
+//! holds one until it completes, the transfer log holds one until the peer's ack. Nothing waits
+//! for anything; whoever drops last completes the request, in whatever context.
+//!
+//! The transfer log ([`Tl`]) also records, per epoch, which blocks were written, until the
+//! peer's `P_BARRIER_ACK` says the epoch is on its disk. If the session fails first, every
+//! block of an unacknowledged epoch, and every write still waiting for its ack, is marked out
+//! of sync, so the next resync carries it: no acknowledged write can be missing on the peer
+//! without its bit set here.
+
+use core::sync::atomic::{AtomicBool, Ordering};
+use kernel::{prelude::*, sync::Arc};
+
+use crate::connection::{conn_err, Connection, Failure, Session};
+use crate::drbd_core::packets::{
+    DataHeader, Packet, Trim, DP_DISCARD, DP_FLUSH, DP_FUA, DP_RW_SYNC, DP_SEND_RECEIVE_ACK,
+    DP_SEND_WRITE_ACK,
+};
+use crate::drbd_core::wire::Command;
+use crate::sys::{
+    bdev::{LocalIo, OwnsRequest},
+    disk::{BlkStatus, IoRequest, ReqOp},
+};
+
+/// An application write in flight: the blk-mq request, and what the peer must acknowledge.
+pub(crate) struct Req {
+    rq: Option<IoRequest>,
+    /// The connection and volume it is replicated over.
+    conn: Arc<Connection>,
+    vnr: u16,
+    /// First sector and size.
+    pub(crate) sector: u64,
+    /// See `sector`.
+    pub(crate) bytes: u32,
+    local_failed: AtomicBool,
+}
+
+impl Req {
+    /// Wraps a request of `dev`.
+    pub(crate) fn new(rq: IoRequest, conn: Arc<Connection>, vnr: u16) -> Result<Arc<Req>> {
+        let sector = rq.sector();
+        let bytes = rq.bytes();
+        Ok(Arc::new(
+            Req {
+                rq: Some(rq),
+                conn,
+                vnr,
+                sector,
+                bytes,
+                local_failed: AtomicBool::new(false),
+            },
+            GFP_NOIO_FLAGS,
+        )?)
+    }
+
+    /// Marks the request's blocks out of sync (the peer may not have them).
+    fn mark_out_of_sync(&self) {
+        if let Some(d) = self.conn.device(self.vnr) {
+            d.oos_set(self.sector, self.bytes);
+        }
+    }
+
+    fn rq(&self) -> &IoRequest {
+        // `rq` is `Some` from `new` until drop.
+        match &self.rq {
+            Some(rq) => rq,
+            None => unreachable!(),
+        }
+    }
+}
+
+/// `GFP_NOIO` as allocation flags for the kernel crate's containers.
+pub(crate) const GFP_NOIO_FLAGS: kernel::alloc::Flags = kernel::alloc::flags::GFP_NOIO;
+
+impl LocalIo for Req {
+    fn local_io_done(this: Arc<Self>, status: BlkStatus) {
+        if status != BlkStatus::OK {
+            this.local_failed.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+impl OwnsRequest for Req {
+    fn request(&self) -> &IoRequest {
+        self.rq()
+    }
+}
+
+impl Drop for Req {
+    fn drop(&mut self) {
+        let status = if self.local_failed.load(Ordering::Relaxed) {
+            BlkStatus::IOERR
+        } else {
+            BlkStatus::OK
+        };
+        if let Some(rq) = self.rq.take() {
+            rq.complete(status);
+        }
+    }
+}
+
+/// Blocks written in one epoch (for marking them out of sync if the epoch is never
+/// acknowledged).
+struct EpochRec {
+    nr: u32,
+    closed: bool,
+    writes: u32,
+    blocks: KVec<(u16, u64, u32)>,
+}
+
+/// The transfer log of a session: writes waiting for their ack, and epochs waiting for their
+/// barrier ack.
+#[derive(Default)]
+pub(crate) struct Tl {
+    pending: KVec<(u64, u16, Arc<Req>)>,
+    next_id: u64,
+    epochs: KVec<EpochRec>,
+}
+
+impl Tl {
+    /// Records a write of the open epoch `nr`; returns the block id to send, registering
+    /// `req` for an ack if `wants_ack`.
+    fn record(&mut self, nr: u32, vnr: u16, req: &Arc<Req>, wants_ack: bool) -> Result<u64> {
+        let open = matches!(self.epochs.last(), Some(e) if e.nr == nr && !e.closed);
+        if !open {
+            self.epochs.push(
+                EpochRec {
+                    nr,
+                    closed: false,
+                    writes: 0,
+                    blocks: KVec::new(),
+                },
+                GFP_NOIO_FLAGS,
+            )?;
+        }
+        let e = self.epochs.last_mut().ok_or(EINVAL)?;
+        e.blocks
+            .push((vnr, req.sector, req.bytes), GFP_NOIO_FLAGS)?;
+        e.writes += 1;
+        self.next_id += 1;
+        // Never 0 and never one of the `ID_*` values the peer may echo for other purposes.
+        let id = self.next_id << 8;
+        if wants_ack {
+            self.pending.push((id, vnr, req.clone()), GFP_NOIO_FLAGS)?;
+        }
+        Ok(id)
+    }
+
+    /// Closes epoch `nr` (a `P_BARRIER` for it is being sent).
+    fn close(&mut self, nr: u32) {
+        if let Some(e) = self.epochs.iter_mut().find(|e| e.nr == nr) {
+            e.closed = true;
+        }
+    }
+
+    /// Takes the write with block id `id` for volume `vnr` and sector `sector` out of the log.
+    pub(crate) fn take(&mut self, id: u64, vnr: u16, sector: u64) -> Option<Arc<Req>> {
+        let i = self
+            .pending
+            .iter()
+            .position(|(pid, v, r)| *pid == id && *v == vnr && r.sector == sector)?;
+        Some(self.pending.swap_remove(i).2)
+    }
+
+    /// `P_BARRIER_ACK`: the oldest closed epoch must be `nr` with `set_size` writes.
+    pub(crate) fn barrier_ack(&mut self, nr: u32, set_size: u32) -> core::result::Result<(), (u32, u32)> {
+        match self.epochs.first() {
+            Some(e) if e.closed && e.nr == nr && e.writes == set_size => {
+                let _ = self.epochs.remove(0);
+                Ok(())
+            }
+            Some(e) => Err((e.nr, e.writes)),
+            None => Err((0, 0)),
+        }
+    }
+}
+
+/// The session's send-side epoch bookkeeping for one write or barrier.
+impl Session {
+    /// Sends `P_BARRIER` for the open epoch if it has writes, and starts the next one.
+    pub(crate) fn close_epoch_locked(&self, tx: &mut crate::connection::DataTx) -> Result {
+        if tx.epoch_writes == 0 {
+            return Ok(());
+        }
+        let nr = tx.epoch;
+        self.tl.lock().close(nr);
+        tx.epoch = tx.epoch.wrapping_add(1);
+        tx.epoch_writes = 0;
+        self.send_locked(
+            tx,
+            0,
+            &Packet::Barrier(crate::drbd_core::packets::Barrier { barrier: nr }),
+        )
+    }
+
+    /// Closes the open epoch (an application flush: the peer flushes at the barrier).
+    pub(crate) fn close_epoch(&self) -> Result {
+        let mut tx = self.data_tx.lock();
+        self.close_epoch_locked(&mut tx)
+    }
+
+    /// Sends an application write (or discard) to the peer. The request's local write has
+    /// been submitted; `req` keeps the request open until the peer's ack (protocols B, C).
+    /// On failure the caller marks the blocks out of sync.
+    pub(crate) fn send_write(&self, vnr: u16, req: &Arc<Req>, protocol: u32) -> Result {
+        self.senders.fetch_add(1, Ordering::AcqRel);
+        self.send_write_counted(vnr, req, protocol)
+    }
+
+    fn send_write_counted(&self, vnr: u16, req: &Arc<Req>, protocol: u32) -> Result {
+        let mut tx = self.data_tx.lock();
+        let r = (|| -> Result {
+            let max_epoch = self.conn.settings.lock().max_epoch_size;
+            if tx.epoch_writes >= max_epoch {
+                self.close_epoch_locked(&mut tx)?;
+            }
+            let rq = req.rq();
+            let mut dp = 0;
+            if rq.is_fua() {
+                dp |= DP_FUA;
+            }
+            if rq.is_preflush() {
+                dp |= DP_FLUSH;
+            }
+            if rq.is_sync() {
+                dp |= DP_RW_SYNC;
+            }
+            let wants_ack = protocol >= 2;
+            if self.agreed >= 100 {
+                dp |= match protocol {
+                    3 => DP_SEND_WRITE_ACK,
+                    2 => DP_SEND_RECEIVE_ACK,
+                    _ => 0,
+                };
+            }
+            let id = self.tl.lock().record(tx.epoch, vnr, req, wants_ack)?;
+            let dh = DataHeader {
+                sector: req.sector,
+                block_id: id,
+                seq_num: self.next_ack_seq(),
+                dp_flags: dp,
+            };
+            let r = if rq.op() == ReqOp::Discard {
+                let t = Trim {
+                    data: DataHeader {
+                        dp_flags: dp | DP_DISCARD,
+                        ..dh
+                    },
+                    size: req.bytes,
+                };
+                self.send_locked(&mut tx, vnr, &Packet::Trim(Command::Trim, t))
+            } else {
+                let mut sub = [0u8; DataHeader::SIZE];
+                dh.encode(&mut sub).map_err(|_| EINVAL)?;
+                let total = (DataHeader::SIZE as u32) + req.bytes;
+                let (h, n) = self.header(vnr, Command::Data, total)?;
+                self.data
+                    .send_all(&h[..n], true)
+                    .and_then(|()| self.data.send_all(&sub, true))
+                    .and_then(|()| self.data.send_request_data(rq, false))
+            };
+            if let Err(e) = r {
+                self.fail(Failure::of_error(e));
+                return Err(e);
+            }
+            tx.epoch_writes += 1;
+            Ok(())
+        })();
+        // The last sender of a burst closes the epoch (the C sender does when it goes idle).
+        if self.senders.fetch_sub(1, Ordering::AcqRel) == 1 && r.is_ok() {
+            let _ = self.close_epoch_locked(&mut tx);
+        }
+        r
+    }
+
+    /// An ack (`P_WRITE_ACK`, `P_RECV_ACK`, `P_NEG_ACK`, `P_SUPERSEDED`, `P_RETRY_WRITE`) for
+    /// block id `id`; `ok`: the peer has the data. An ack for no write of ours is a protocol
+    /// error.
+    pub(crate) fn got_write_ack(&self, vnr: u16, id: u64, sector: u64, ok: bool) -> Result<(), Failure> {
+        let req = self.tl.lock().take(id, vnr, sector);
+        match req {
+            Some(req) => {
+                if !ok {
+                    req.mark_out_of_sync();
+                }
+                Ok(())
+            }
+            None => {
+                conn_err!(
+                    self.conn,
+                    "Protocol error: ack for an unknown request (block id {:#x}, sector {})\n",
+                    id,
+                    sector
+                );
+                Err(Failure::ProtocolError)
+            }
+        }
+    }
+
+    /// `P_BARRIER_ACK`.
+    pub(crate) fn got_barrier_ack(&self, nr: u32, set_size: u32) -> Result<(), Failure> {
+        match self.tl.lock().barrier_ack(nr, set_size) {
+            Ok(()) => Ok(()),
+            Err((exp_nr, exp_size)) => {
+                conn_err!(
+                    self.conn,
+                    "BAD! BarrierAck #{} received with n_writes={}, expected #{} with n_writes={}!\n",
+                    nr,
+                    set_size,
+                    exp_nr,
+                    exp_size
+                );
+                Err(Failure::ProtocolError)
+            }
+        }
+    }
+
+    /// After the session ended: every write without its ack, and every block of an epoch
+    /// without its barrier ack, may be missing on the peer: out of sync.
+    pub(crate) fn fail_transfer_log(&self) {
+        let (pending, epochs) = {
+            let mut tl = self.tl.lock();
+            (
+                core::mem::take(&mut tl.pending),
+                core::mem::take(&mut tl.epochs),
+            )
+        };
+        for e in epochs.iter() {
+            for &(vnr, sector, bytes) in e.blocks.iter() {
+                if let Some(d) = self.conn.device(vnr) {
+                    d.oos_set(sector, bytes);
+                }
+            }
+        }
+        for (_, _, req) in pending.iter() {
+            req.mark_out_of_sync();
+        }
+        drop(pending);
+    }
+}

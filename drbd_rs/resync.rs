@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Bitmap exchange and resync (DRBD 8.4's `drbd_send_bitmap` / `receive_bitmap`,
+//! `drbd_start_resync`, `make_resync_request`, `drbd_resync_finished`).
+//!
+//! After the sync handshake the SyncSource (WFBitMapS) sends its out-of-sync bitmap; the
+//! SyncTarget (WFBitMapT) merges it into its own and sends the result back, then waits for
+//! the sync UUID (WFSyncUUID). The source, having the target's bitmap merged too, generates the
+//! sync UUID, sends it and becomes SyncSource; the target becomes SyncTarget on receipt.
+//!
+//! The target then asks for every out-of-sync block (`P_RS_DATA_REQUEST`, up to a window of
+//! requests in flight), writes each `P_RS_DATA_REPLY`, clears its bits and acknowledges with
+//! `P_RS_WRITE_ACK`, on which the source clears its bits. Each side finishes when its own
+//! bitmap is empty: the target becomes UpToDate and adopts the source's UUIDs.
+
+use kernel::{prelude::*, sync::Arc};
+
+use crate::connection::{conn_err, conn_info, DataTx, Failure, Session};
+use crate::device::Device;
+use crate::drbd_core::{
+    bitmap_codec::{BitmapPacket, Step},
+    genl::{ConnState, DiskState},
+    packets::{BlockRequest, Packet, RsUuid, ID_SYNCER},
+    wire::{self, Command},
+};
+
+/// Requests a SyncTarget keeps in flight.
+const RS_WINDOW: u32 = 16;
+/// Largest resync request (`DRBD_MAX_BIO_SIZE` would do; 128 KiB keeps the window busy).
+const RS_MAX_REQUEST: u32 = 128 * 1024;
+
+/// Enters the bitmap exchange as source: send our bitmap.
+pub(crate) fn start_bitmap_exchange(s: &Arc<Session>, vnr: u16, d: &Arc<Device>) -> Result<(), Failure> {
+    d.bm_xfer_reset();
+    send_bitmap(s, vnr, d)
+}
+
+/// Sends the whole out-of-sync bitmap (`drbd_send_bitmap`).
+fn send_bitmap(s: &Session, vnr: u16, d: &Device) -> Result<(), Failure> {
+    let hs = wire::header_size(s.agreed);
+    let mut out: KVec<u8> = KVec::new();
+    out.resize(4096, 0, GFP_KERNEL).map_err(|_| Failure::NetworkFailure)?;
+    let mut tx = s.data_tx.lock();
+    let mut ctx = d.bm_xfer_ctx();
+    loop {
+        let (pkt, step) = d
+            .bm_send_next(&mut ctx, hs, &mut out)
+            .map_err(|()| Failure::NetworkFailure)?;
+        let (cmd, len) = match pkt {
+            BitmapPacket::Compressed { len } => (Command::CompressedBitmap, len),
+            BitmapPacket::Plain { len } => (Command::Bitmap, len),
+        };
+        send_raw(s, &mut tx, vnr, cmd, &out[..len])?;
+        if step == Step::Done {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn send_raw(s: &Session, tx: &mut DataTx, vnr: u16, cmd: Command, payload: &[u8]) -> Result<(), Failure> {
+    s.send_raw_locked(tx, vnr, cmd, payload, false)
+        .map_err(Failure::of_error)
+}
+
+/// `P_BITMAP` / `P_COMPRESSED_BITMAP` (`receive_bitmap`).
+pub(crate) fn receive_bitmap(
+    s: &Arc<Session>,
+    vnr: u16,
+    d: &Arc<Device>,
+    cmd: Command,
+    payload: &[u8],
+) -> Result<(), Failure> {
+    let conn = d.state().conn;
+    if conn != ConnState::WfBitMapS && conn != ConnState::WfBitMapT {
+        conn_err!(s.conn, "Unexpected data packet {} (0x{:04x}) in {}\n", cmd.name(), cmd as u16, conn.name());
+        return Err(Failure::ProtocolError);
+    }
+    let hs = wire::header_size(s.agreed);
+    let step = d.bm_receive(cmd == Command::CompressedBitmap, payload, hs).map_err(|()| {
+        conn_err!(s.conn, "malformed {} packet\n", cmd.name());
+        Failure::ProtocolError
+    })?;
+    if step == Step::More {
+        return Ok(());
+    }
+    conn_info!(s.conn, "bitmap received, {} KiB out of sync\n", d.oos_weight() * 4);
+    if conn == ConnState::WfBitMapT {
+        // Our turn: send the merged bitmap back, then wait for the sync UUID.
+        d.bm_xfer_reset();
+        send_bitmap(s, vnr, d)?;
+        d.change_conn_state(|st| st.conn = ConnState::WfSyncUuid);
+        crate::receiver::send_state(s, vnr, d).map_err(Failure::of_error)?;
+    } else {
+        // Source: both bitmaps are merged; start.
+        let sync_uuid = d.gen_sync_uuid();
+        s.send(crate::connection::Sock::Data, vnr, &Packet::RsUuid(RsUuid { uuid: sync_uuid }))
+            .map_err(Failure::of_error)?;
+        d.start_resync(ConnState::SyncSource);
+        crate::receiver::send_state(s, vnr, d).map_err(Failure::of_error)?;
+        if d.oos_weight() == 0 {
+            source_finished(s, vnr, d);
+        }
+    }
+    Ok(())
+}
+
+/// `P_SYNC_UUID`: the target takes the sync UUID and starts requesting.
+pub(crate) fn receive_sync_uuid(s: &Arc<Session>, vnr: u16, d: &Arc<Device>, uuid: u64) -> Result<(), Failure> {
+    let conn = d.state().conn;
+    if conn != ConnState::WfSyncUuid && conn != ConnState::WfBitMapT {
+        conn_err!(s.conn, "Unexpected data packet SyncUUID in {}\n", conn.name());
+        return Err(Failure::ProtocolError);
+    }
+    d.receive_sync_uuid(uuid);
+    d.start_resync(ConnState::SyncTarget);
+    crate::receiver::send_state(s, vnr, d).map_err(Failure::of_error)?;
+    fill_window(s, vnr, d)
+}
+
+/// Sends resync requests until the window is full or no bit is left to ask for.
+fn fill_window(s: &Arc<Session>, vnr: u16, d: &Arc<Device>) -> Result<(), Failure> {
+    loop {
+        let Some(req) = d.rs_next_request(RS_WINDOW, RS_MAX_REQUEST) else {
+            break;
+        };
+        let br = BlockRequest {
+            sector: req.sector,
+            block_id: ID_SYNCER,
+            blksize: req.bytes,
+        };
+        s.send(crate::connection::Sock::Data, vnr, &Packet::BlockRequest {
+            command: Command::RsDataRequest,
+            request: br,
+            digest: &[],
+        })
+        .map_err(Failure::of_error)?;
+    }
+    if d.rs_done() {
+        target_finished(s, vnr, d);
+    }
+    Ok(())
+}
+
+/// A resync write completed on the target (from the workqueue).
+pub(crate) fn target_reply_done(s: &Arc<Session>, d: &Arc<Device>, vnr: u16, failed: bool) {
+    d.rs_reply_done(failed);
+    if s.is_failed() {
+        return;
+    }
+    if let Err(why) = fill_window(s, vnr, d) {
+        s.fail(why);
+    }
+}
+
+/// `P_NEG_RS_DREPLY`: the source could not read a block; count it as failed.
+pub(crate) fn target_request_failed(s: &Arc<Session>, vnr: u16, d: &Arc<Device>, sector: u64, bytes: u32) {
+    conn_err!(s.conn, "resync read failed on the peer at sector {} (+{})\n", sector, bytes);
+    d.rs_reply_done(true);
+    if let Err(why) = fill_window(s, vnr, d) {
+        s.fail(why);
+    }
+}
+
+/// The target has no bits left and nothing in flight.
+fn target_finished(s: &Arc<Session>, vnr: u16, d: &Arc<Device>) {
+    if d.finish_resync() {
+        let _ = crate::receiver::send_uuids(s, vnr, d);
+        let _ = crate::receiver::send_state(s, vnr, d);
+    }
+}
+
+/// `P_RS_WRITE_ACK` (or `P_NEG_ACK` for resync data) on the source.
+pub(crate) fn source_block_acked(
+    s: &Arc<Session>,
+    vnr: u16,
+    d: &Arc<Device>,
+    sector: u64,
+    bytes: u32,
+    ok: bool,
+) -> Result<(), Failure> {
+    let conn = d.state().conn;
+    if conn != ConnState::SyncSource && conn != ConnState::PausedSyncS {
+        // Late acks after the source finished are harmless.
+        return Ok(());
+    }
+    if crate::drbd_core::packets::check_capacity(sector, bytes, d.size_sectors()).is_err() {
+        conn_err!(s.conn, "RSWriteAck beyond end of device\n");
+        return Err(Failure::ProtocolError);
+    }
+    if ok {
+        d.oos_clear(sector, bytes);
+    } else {
+        d.rs_count_failed(bytes);
+    }
+    if d.oos_weight() == 0 {
+        source_finished(s, vnr, d);
+    }
+    Ok(())
+}
+
+/// The source has no bits left.
+pub(crate) fn source_finished(s: &Arc<Session>, vnr: u16, d: &Arc<Device>) {
+    if d.finish_resync() {
+        let _ = crate::receiver::send_state(s, vnr, d);
+    }
+}
+
+/// The session ended during a resync: back to a plain state (the bits stay set).
+pub(crate) fn abort(d: &Arc<Device>) {
+    d.rs_abort();
+    let _ = DiskState::Inconsistent;
+}
