@@ -377,7 +377,8 @@ impl IoRequest {
         })
     }
 
-    // The copying helpers serve the KUnit RAM disk only; the data path maps pages instead.
+    // The copying helpers serve the KUnit RAM disk only; the data path maps pages instead
+    // (`for_each_page_piece`, e.g. `sys::net::TcpStream::send_request_data`).
     /// Copies the request's data, in order, into `buf` (a write's payload). `buf` must be
     /// [`IoRequest::bytes`] long.
     #[cfg(drbd_rs_kunit)]
@@ -417,9 +418,9 @@ impl IoRequest {
         }
     }
 
-    /// Maps the data one page at a time (`kmap_local_page`) and calls `f(address, len)`.
-    #[cfg(drbd_rs_kunit)]
-    fn for_each_page_piece(&self, mut f: impl FnMut(*mut u8, usize) -> Result) -> Result {
+    /// Maps the data one page at a time (`kmap_local_page`) and calls `f(address, len)`: the
+    /// piece is readable, and writable for a read the driver owns (it fills the pages).
+    pub(super) fn for_each_page_piece(&self, mut f: impl FnMut(*mut u8, usize) -> Result) -> Result {
         self.for_each_segment(|seg| {
             let mut offset = seg.offset as usize;
             let mut left = seg.len as usize;
