@@ -37,6 +37,10 @@ mod sys;
 #[path = "../kunit/nl.rs"]
 mod kunit_nl;
 
+#[cfg(drbd_rs_kunit)]
+#[path = "../kunit/net.rs"]
+mod kunit_net;
+
 use drbd_core::wire;
 
 /// The DRBD release this module is compatible with; drbdadm reads it from `/proc/drbd` to pick

@@ -130,6 +130,14 @@ impl PartialEq for SockAddr {
 
 impl Eq for SockAddr {}
 
+// `kernel::fmt::Display` is what `pr_info!` and `fmt!` use; `core::fmt::Display` (below) is
+// for `write!` into any `core::fmt::Write`.
+impl kernel::fmt::Display for SockAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
 impl fmt::Display for SockAddr {
     /// `192.0.2.1:7789`, `[fd00::1]:7789` (IPv6 compressed as RFC 5952 has it).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -241,7 +249,7 @@ impl Socket {
             )
         })?;
         // SAFETY: success gives a live socket, now ours.
-        Ok(unsafe { Socket::from_new(sock) })
+        unsafe { Socket::from_new(sock) }
     }
 
     /// Takes ownership of a fresh socket and sets it up.
@@ -249,14 +257,13 @@ impl Socket {
     /// # Safety
     ///
     /// `sock` is a live socket with an `sk` that the caller owns and hands over.
-    unsafe fn from_new(sock: *mut bindings::socket) -> Socket {
+    unsafe fn from_new(sock: *mut bindings::socket) -> Result<Socket> {
+        // A successful `sock_create_kern`/`kernel_accept` never gives NULL.
+        let sock = NonNull::new(sock).ok_or(EINVAL)?;
         // SAFETY: the caller gives a live, owned socket; not shared with anyone yet.
-        unsafe { shim::drbd_rs_sock_setup(sock.cast()) };
-        // INVARIANT: live and owned, per the caller. A NULL pointer cannot come from a
-        // successful `sock_create_kern`/`kernel_accept`.
-        Socket {
-            sock: NonNull::new(sock).expect("socket call succeeded without a socket"),
-        }
+        unsafe { shim::drbd_rs_sock_setup(sock.as_ptr().cast()) };
+        // INVARIANT: live and owned, per the caller.
+        Ok(Socket { sock })
     }
 
     fn ptr(&self) -> *mut bindings::socket {
@@ -351,7 +358,7 @@ impl Listener {
             return if e == EAGAIN { Ok(None) } else { Err(e) };
         }
         // SAFETY: success gives a live, connected socket, now ours.
-        let sock = unsafe { Socket::from_new(new) };
+        let sock = unsafe { Socket::from_new(new) }?;
         // A child socket inherits the listener's time-outs.
         sock.set_timeouts(MAX_SCHEDULE_TIMEOUT, MAX_SCHEDULE_TIMEOUT);
         Ok(Some(TcpStream { sock }))
@@ -610,9 +617,29 @@ fn with_page_mapped(
     r
 }
 
+/// Copies `src` into `page` at `offset` (for tests, which may not map pages themselves).
+#[cfg(drbd_rs_kunit)]
+pub(crate) fn copy_to_page(page: &Page, offset: usize, src: &[u8]) -> Result {
+    with_page_mapped(page, offset, src.len(), |p| {
+        // SAFETY: `p` is mapped and writable for `src.len()` bytes while the closure runs.
+        unsafe { ptr::copy_nonoverlapping(src.as_ptr(), p, src.len()) };
+        Ok(())
+    })
+}
+
+/// Copies bytes of `page` from `offset` into `dst` (for tests).
+#[cfg(drbd_rs_kunit)]
+pub(crate) fn copy_from_page(page: &Page, offset: usize, dst: &mut [u8]) -> Result {
+    with_page_mapped(page, offset, dst.len(), |p| {
+        // SAFETY: `p` is mapped and readable for `dst.len()` bytes while the closure runs.
+        unsafe { ptr::copy_nonoverlapping(p, dst.as_mut_ptr(), dst.len()) };
+        Ok(())
+    })
+}
+
 mod shim {
-    use kernel::ffi::c_long;
     use core::ffi::c_void;
+    use kernel::ffi::c_long;
 
     // `struct socket` contains a zero-sized member bindgen renders as a field-less struct,
     // which `improper_ctypes` flags; the shims take it as `void *`.

@@ -10,6 +10,22 @@
 //! is no lost wake-up (the scheduler does not put a task with a pending signal to sleep
 //! interruptibly).
 
+//! # Who frees the closure
+//!
+//! `spawn` moves `f` into a heap `Start` whose ownership passes to exactly one party:
+//! - `kthread_create_on_node` fails: no thread will ever call the trampoline with it (none was
+//!   made, or the one made later exits in `kthread()` before looking at its data), so `spawn`
+//!   frees it;
+//! - the thread runs the trampoline: the trampoline takes the box and frees it (after `f`
+//!   returned, or with `f` if `f` is consumed by its call);
+//! - the thread is stopped before its first run: `kthread()` sees the stop flag, exits with
+//!   `-EINTR` without calling the trampoline, and `kthread_stop` returns that `-EINTR`; the
+//!   trampoline itself always returns 0, so drop tells this case apart exactly and frees the
+//!   box itself. `kthread_stop` returns only after the thread exited, so nothing races it.
+//!
+//! Forgetting a [`KThread`] (`mem::forget`) leaks the task reference and, if the thread never
+//! ran, the box; it never frees anything the thread still uses.
+
 use core::{
     ffi::{c_void, CStr},
     ptr::NonNull,
@@ -85,11 +101,7 @@ unsafe impl Sync for KThread {}
 impl KThread {
     /// Starts `f` in a new kernel thread named `name` (e.g. `c"drbd_r_r0"`; the task's `comm`
     /// keeps the first 15 bytes).
-    pub(crate) fn spawn(name: &CStr, f: impl FnOnce() + Send + 'static) -> Result<KThread> {
-        Self::spawn_inner(name, f)
-    }
-
-    fn spawn_inner<F: FnOnce() + Send + 'static>(name: &CStr, f: F) -> Result<KThread> {
+    pub(crate) fn spawn<F: FnOnce() + Send + 'static>(name: &CStr, f: F) -> Result<KThread> {
         let shared = Arc::new(
             Shared {
                 done: AtomicBool::new(false),
