@@ -25,6 +25,10 @@ mod kunit_wire;
 #[path = "../kunit/device.rs"]
 mod kunit_device;
 
+#[cfg(drbd_rs_kunit)]
+#[path = "../kunit/bio.rs"]
+mod kunit_bio;
+
 // The netlink control plane calls the Device API; until it does, parts are unused.
 #[allow(dead_code)]
 mod device;
