@@ -25,6 +25,10 @@ mod kunit_wire;
 #[path = "../kunit/device.rs"]
 mod kunit_device;
 
+#[cfg(drbd_rs_kunit)]
+#[path = "../kunit/bio.rs"]
+mod kunit_bio;
+
 // The netlink control plane calls the Device API; until it does, parts are unused.
 #[allow(dead_code)]
 mod ack;
@@ -42,6 +46,10 @@ mod sys;
 #[cfg(drbd_rs_kunit)]
 #[path = "../kunit/nl.rs"]
 mod kunit_nl;
+
+#[cfg(drbd_rs_kunit)]
+#[path = "../kunit/net.rs"]
+mod kunit_net;
 
 use drbd_core::wire;
 

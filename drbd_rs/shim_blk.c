@@ -9,6 +9,7 @@
 #include <linux/blkdev.h>
 #include <linux/build_bug.h>
 #include <linux/fs_struct.h>
+#include <linux/sched/mm.h>
 #include <linux/workqueue.h>
 
 /* queue_limits_start_update(): takes q->limits_lock and copies the limits to @lim. */
@@ -56,4 +57,18 @@ struct fs_struct *drbd_rs_override_init_fs(void)
 void drbd_rs_revert_init_fs(struct fs_struct *old)
 {
 	__revert_init_fs(old);
+}
+
+/* memalloc_noio_save()/restore(): page buffers (drbd_rs/sys/pages.rs) are allocated as GFP_NOIO. */
+unsigned int drbd_rs_memalloc_noio_save(void);
+void drbd_rs_memalloc_noio_restore(unsigned int flags);
+
+unsigned int drbd_rs_memalloc_noio_save(void)
+{
+	return memalloc_noio_save();
+}
+
+void drbd_rs_memalloc_noio_restore(unsigned int flags)
+{
+	memalloc_noio_restore(flags);
 }

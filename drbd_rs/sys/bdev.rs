@@ -1,16 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Backing devices: opening a block device by path with an exclusive claim, its size and
-//! limits, synchronous 4 KiB meta-data I/O, and the data path that passes `/dev/drbdN`
-//! requests through to the backing device without copying.
+//! limits, synchronous 4 KiB meta-data I/O, and the data path to the backing device.
 //!
-//! The data path ([`LowerDev::submit`]) turns one blk-mq request into bios on the backing device
-//! at the same sectors, over the same pages: the request's segments are added to a bio until it
-//! is full, then the next bio is chained to it (`bio_chain`: a chained parent completes only
-//! after all its children, and takes over the first error). The last bio carries the request;
-//! when it completes, all bios have, and the request ends with the combined status. Bios come
-//! from the device's own `bio_set` (with a rescuer, because `queue_rq` can run inside another
-//! `submit_bio`, where bios we submit wait on `current->bio_list`).
+//! The data path turns a blk-mq request of `/dev/drbdN` ([`LowerDev::submit`],
+//! [`LowerDev::submit_request`]) or a [`PageBuf`] ([`LowerDev::read_buf`],
+//! [`LowerDev::write_buf`], and their synchronous forms) into bios on the backing device over
+//! the same pages, without copying: pages are added to a bio until it is full, then the next
+//! bio is chained to it (`bio_chain`: a chained parent completes only after all its children,
+//! and takes over the first error). The last bio carries the submission's completion: when it
+//! completes, all bios have. [`LowerDev::submit`] then ends the request; the other forms hand
+//! the reference to their owner object they kept back to [`LocalIo::local_io_done`], so the
+//! driver decides when a request ends (a mirrored write: after the local write *and* the
+//! peer's ack). Bios come from the device's own `bio_set` (with a rescuer, because `queue_rq`
+//! can run inside another `submit_bio`, where bios we submit wait on `current->bio_list`).
+//!
+//! Nothing is submitted outside the backing device: a range beyond its end is refused (I/O
+//! error, `EINVAL` for the synchronous forms) before any bio is built, whatever the caller
+//! checked, since sectors can come from the peer.
 
 use core::{
     ptr::NonNull,
@@ -20,7 +27,7 @@ use kernel::{
     bindings,
     error::{from_err_ptr, to_result},
     prelude::*,
-    sync::Completion,
+    sync::{Arc, Completion},
     types::Opaque,
 };
 
@@ -28,6 +35,7 @@ use super::disk::{
     BlkStatus, IoRequest, ReqOp, BLK_OPEN_RW_EXCL, REQ_BACKGROUND, REQ_FUA, REQ_IDLE, REQ_META,
     REQ_NOUNMAP, REQ_PREFLUSH, REQ_PRIO, REQ_RAHEAD, REQ_SYNC,
 };
+use super::pages::PageBuf;
 use super::GFP_NOIO;
 
 /// Size of a meta-data block: DRBD does all meta-data I/O in aligned 4 KiB blocks.
@@ -198,15 +206,95 @@ const PASS_FLAGS: bindings::blk_opf_t = REQ_SYNC
     | REQ_BACKGROUND
     | REQ_NOUNMAP;
 
+/// Told when a submission to the backing device is complete.
+pub(crate) trait LocalIo: Send + Sync + Sized + 'static {
+    /// All bios of one submission have completed, with `status` (the first error any of them
+    /// had, or [`BlkStatus::OK`]). Called exactly once per submission: from a bio completion,
+    /// possibly in interrupt context (so it must not sleep), or from the submitting function
+    /// itself when nothing was submitted (range refused, operation not supported, no memory).
+    ///
+    /// `this` is the reference the submission kept; it must not be the last reference to the
+    /// [`LowerDev`] (whose drop waits for this call to return).
+    fn local_io_done(this: Arc<Self>, status: BlkStatus);
+}
+
+/// An object that owns a blk-mq request and keeps it unended while any `Arc` to it is alive
+/// (typically it ends the request in its `Drop`, with [`IoRequest::complete`]).
+pub(crate) trait OwnsRequest: LocalIo {
+    /// The request: the object's own, the same one for the object's whole life.
+    fn request(&self) -> &IoRequest;
+}
+
+/// An object that owns a [`PageBuf`] for the duration of its I/O.
+pub(crate) trait OwnsBuf: LocalIo {
+    /// The buffer: the object's own (or one that lives at least as long as the object).
+    fn buf(&self) -> &PageBuf;
+}
+
+/// How a buffer submission writes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct WriteFlags {
+    /// `REQ_FUA`: the data is on stable storage when the write completes.
+    pub(crate) fua: bool,
+    /// `REQ_PREFLUSH`: flush the device's volatile cache before writing.
+    pub(crate) preflush: bool,
+}
+
+impl WriteFlags {
+    fn opf(self) -> bindings::blk_opf_t {
+        let mut opf = bindings::req_op_REQ_OP_WRITE;
+        if self.fua {
+            opf |= REQ_FUA;
+        }
+        if self.preflush {
+            opf |= REQ_PREFLUSH;
+        }
+        opf
+    }
+}
+
+/// The errno for a status of I/O that was not (completely) submitted.
+fn status_result(status: BlkStatus) -> Result {
+    match status {
+        BlkStatus::OK => Ok(()),
+        BlkStatus::RESOURCE => Err(ENOMEM),
+        BlkStatus::NOTSUPP => Err(EOPNOTSUPP),
+        _ => Err(EIO),
+    }
+}
+
+/// Per-bio data in front of every bio of a [`LowerDev`]'s bio set (its `front_pad`). Written
+/// only for the last bio of a buffer read, and read only by its completion.
+#[repr(C)]
+struct BioPad {
+    /// The buffer whose fill ends when this bio completes.
+    fill: *const PageBuf,
+}
+
+/// The [`BioPad`] of `bio`.
+///
+/// # Safety
+///
+/// `bio` must be a bio from a [`LowerDev`]'s bio set.
+unsafe fn pad_of(bio: *mut bindings::bio) -> *mut BioPad {
+    // SAFETY: the bio set puts `front_pad = size_of::<BioPad>()` bytes, suitably aligned,
+    // in front of each of its bios (`LowerDev` invariant).
+    unsafe { bio.cast::<u8>().sub(core::mem::size_of::<BioPad>()).cast() }
+}
+
 /// The backing device of an attached `/dev/drbdN`, set up for the data path.
 ///
 /// # Invariants
 ///
-/// - `bio_set` is initialised (`bioset_init`) and exited only in drop.
-/// - `inflight` is 1 (the bias dropped in drop) plus the number of requests submitted by
-///   [`LowerDev::submit`] whose last bio has not completed; `done` is completed when it
-///   reaches 0, which only happens in or after drop. Bios in flight refer to `bio_set` and to
-///   `file`'s block device, so drop waits for them before releasing either.
+/// - `bio_set` is initialised (`bioset_init`, with `front_pad` = `size_of::<BioPad>()`) and
+///   exited only in drop. Every bio of a submission comes from it, so its `bi_pool` leads back
+///   to this object.
+/// - `inflight` is 1 (the bias dropped in drop) plus the number of submissions handed to the
+///   block layer by [`Last::submit`] whose completion has not returned; `done` is completed
+///   when it reaches 0, which only happens in or after drop. Bios in flight refer to `bio_set`
+///   and to `file`'s block device, so drop waits for them before releasing either.
+///   Synchronous submissions ([`Last::submit_wait`]) are not counted: they borrow the object
+///   until they are complete.
 #[pin_data(PinnedDrop)]
 pub(crate) struct LowerDev {
     file: BdevFile,
@@ -240,7 +328,7 @@ impl LowerDev {
                     bindings::bioset_init(
                         bs,
                         bindings::BIO_POOL_SIZE,
-                        0,
+                        core::mem::size_of::<BioPad>() as c_uint,
                         (bindings::BIOSET_NEED_BVECS | bindings::BIOSET_NEED_RESCUER) as c_int,
                     )
                 })
@@ -251,6 +339,18 @@ impl LowerDev {
     /// The backing device.
     pub(crate) fn file(&self) -> &BdevFile {
         &self.file
+    }
+
+    /// Capacity of the backing device in 512-byte sectors.
+    pub(crate) fn sectors(&self) -> u64 {
+        self.file.nr_sectors()
+    }
+
+    /// Whether `bytes` at `sector` lie inside the backing device.
+    fn in_range(&self, sector: u64, bytes: u64) -> bool {
+        sector
+            .checked_add(bytes.div_ceil(u64::from(bindings::SECTOR_SIZE)))
+            .is_some_and(|end| end <= self.sectors())
     }
 
     fn alloc_bio(&self, nr_vecs: usize, opf: bindings::blk_opf_t) -> *mut bindings::bio {
@@ -267,8 +367,128 @@ impl LowerDev {
     /// its bios have completed, with the first error any of them had. Reads and writes map the
     /// request's pages (no copy); flush becomes an empty `REQ_PREFLUSH` write; discard and
     /// write-zeroes keep their ranges. `REQ_FUA`, `REQ_PREFLUSH`, `REQ_SYNC` and the other
-    /// hints are passed on. May sleep.
-    pub(crate) fn submit(&self, mut rq: IoRequest) {
+    /// hints are passed on. A range beyond the backing device ends with an I/O error, without
+    /// a bio. May sleep.
+    pub(crate) fn submit(&self, rq: IoRequest) {
+        match self.build_request(&rq) {
+            Err(status) => rq.end(status),
+            // SAFETY: `end_io_request` takes back the request given up here, exactly once.
+            Ok(last) => unsafe { last.submit(rq.into_raw().cast(), end_io_request) },
+        }
+    }
+
+    /// Submits the operation and data of `owner.request()` like [`LowerDev::submit`] (same
+    /// mapping, flags passed on, range checked) *without* ending the request; calls
+    /// `T::local_io_done(owner, status)` once all bios completed (first error wins). The
+    /// reference kept meanwhile keeps the request, and so its pages, alive. May sleep.
+    pub(crate) fn submit_request<T: OwnsRequest>(&self, owner: Arc<T>) {
+        match self.build_request(owner.request()) {
+            Err(status) => T::local_io_done(owner, status),
+            Ok(last) => last.submit_for(owner),
+        }
+    }
+
+    /// Reads `owner.buf().len()` bytes at `sector` into the buffer; `local_io_done` as for
+    /// [`LowerDev::submit_request`]. While the read is in flight, CPU reads of the buffer fail
+    /// with `EBUSY`; a buffer that is being read or filled already is refused (I/O error), as
+    /// is a range beyond the backing device. May sleep.
+    pub(crate) fn read_buf<T: OwnsBuf>(&self, sector: u64, owner: Arc<T>) {
+        let buf = owner.buf();
+        if !self.in_range(sector, buf.len() as u64) || !buf.begin_fill() {
+            return T::local_io_done(owner, BlkStatus::IOERR);
+        }
+        match self.build_buf(sector, buf, bindings::req_op_REQ_OP_READ) {
+            Err(status) => {
+                buf.end_fill();
+                T::local_io_done(owner, status)
+            }
+            Ok(mut last) => {
+                last.set_fill(buf);
+                // SAFETY: `end_io_fill::<T>` ends the fill of `buf` (which lives as long as the
+                // owner) and takes back the reference given up here, exactly once.
+                unsafe { last.submit(Arc::into_raw(owner).cast_mut().cast(), end_io_fill::<T>) }
+            }
+        }
+    }
+
+    /// Writes `owner.buf().len()` bytes at `sector` from the buffer, with `flags`;
+    /// `local_io_done` as for [`LowerDev::submit_request`]. A range beyond the backing device
+    /// is refused (I/O error). May sleep.
+    pub(crate) fn write_buf<T: OwnsBuf>(&self, sector: u64, flags: WriteFlags, owner: Arc<T>) {
+        let buf = owner.buf();
+        if !self.in_range(sector, buf.len() as u64) {
+            return T::local_io_done(owner, BlkStatus::IOERR);
+        }
+        match self.build_buf(sector, buf, flags.opf()) {
+            Err(status) => T::local_io_done(owner, status),
+            Ok(last) => last.submit_for(owner),
+        }
+    }
+
+    /// Discards (`zeroes`: writes zeroes to) `bytes` at `sector`, for a peer's `P_TRIM`; no
+    /// buffer. `bytes` must be a positive multiple of 512 and the range inside the backing
+    /// device, else I/O error without a bio. A device that cannot do the operation completes
+    /// it with [`BlkStatus::NOTSUPP`]. May sleep.
+    pub(crate) fn discard<T: LocalIo>(&self, sector: u64, bytes: u32, zeroes: bool, owner: Arc<T>) {
+        if bytes == 0 || bytes % bindings::SECTOR_SIZE != 0 || !self.in_range(sector, bytes.into())
+        {
+            return T::local_io_done(owner, BlkStatus::IOERR);
+        }
+        let op = if zeroes {
+            bindings::req_op_REQ_OP_WRITE_ZEROES
+        } else {
+            bindings::req_op_REQ_OP_DISCARD
+        };
+        let mut chain = BioChain::new(self, op, 0);
+        chain.start(0, sector);
+        chain.set_size(bytes);
+        match chain.finish() {
+            Err(status) => T::local_io_done(owner, status),
+            Ok(last) => last.submit_for(owner),
+        }
+    }
+
+    /// Flushes the backing device's volatile cache (an empty `REQ_PREFLUSH` write) and waits;
+    /// for barriers. May sleep.
+    pub(crate) fn flush_sync(&self) -> Result {
+        // SAFETY: the block device is held open by `file`; this waits for its on-stack bio.
+        to_result(unsafe { bindings::blkdev_issue_flush(self.file.bdev()) })
+    }
+
+    /// Reads `buf.len()` bytes at `sector` into `buf` and waits. `EINVAL` for a range beyond
+    /// the backing device. May sleep.
+    pub(crate) fn read_buf_sync(&self, sector: u64, buf: &mut PageBuf) -> Result {
+        if !self.in_range(sector, buf.len() as u64) {
+            return Err(EINVAL);
+        }
+        // `&mut` excludes any other user of the pages while the device writes them.
+        match self.build_buf(sector, buf, bindings::req_op_REQ_OP_READ | REQ_SYNC) {
+            Ok(last) => last.submit_wait(),
+            Err(status) => status_result(status),
+        }
+    }
+
+    /// Writes `buf` at `sector` with `flags` and waits. `EINVAL` for a range beyond the
+    /// backing device, `EBUSY` while the device is reading into `buf`. May sleep.
+    pub(crate) fn write_buf_sync(&self, sector: u64, buf: &PageBuf, flags: WriteFlags) -> Result {
+        if !self.in_range(sector, buf.len() as u64) {
+            return Err(EINVAL);
+        }
+        if !buf.begin_read() {
+            return Err(EBUSY);
+        }
+        let r = match self.build_buf(sector, buf, flags.opf() | REQ_SYNC) {
+            Ok(last) => last.submit_wait(),
+            Err(status) => status_result(status),
+        };
+        buf.end_read();
+        r
+    }
+
+    /// The bios for `rq` on the backing device (all but the last submitted), or the status to
+    /// end it with at once: `NOTSUPP` for an operation we do not pass on, `IOERR` for a range
+    /// beyond the backing device, `RESOURCE` if no bio could be allocated.
+    fn build_request(&self, rq: &IoRequest) -> Result<Last<'_>, BlkStatus> {
         let flags = rq.flags() & PASS_FLAGS;
         let op = match rq.op() {
             ReqOp::Read => bindings::req_op_REQ_OP_READ,
@@ -276,71 +496,74 @@ impl LowerDev {
             ReqOp::Flush => bindings::req_op_REQ_OP_WRITE | REQ_PREFLUSH | REQ_SYNC,
             ReqOp::Discard => bindings::req_op_REQ_OP_DISCARD,
             ReqOp::WriteZeroes => bindings::req_op_REQ_OP_WRITE_ZEROES,
-            ReqOp::Other(_) => return rq.end(BlkStatus::NOTSUPP),
+            ReqOp::Other(_) => return Err(BlkStatus::NOTSUPP),
         };
-        let opf = op | flags;
+        let in_range = match rq.op() {
+            // Flushes have no range (their sector is meaningless).
+            ReqOp::Flush => true,
+            ReqOp::Discard | ReqOp::WriteZeroes => rq
+                .for_each_bio(|bio| {
+                    if self.in_range(bio.bi_iter.bi_sector, bio.bi_iter.bi_size.into()) {
+                        Ok(())
+                    } else {
+                        Err(EINVAL)
+                    }
+                })
+                .is_ok(),
+            _ => self.in_range(rq.sector(), rq.bytes().into()),
+        };
+        if !in_range {
+            return Err(BlkStatus::IOERR);
+        }
 
-        let mut chain = BioChain {
-            lower: self,
-            cur: core::ptr::null_mut(),
-            opf,
-            failed: false,
-            // The first bio is sized for the request's segments (usually it takes them all);
-            // more, if bvecs do not merge as the request's segments did, come at full size.
-            nr_vecs: usize::from(rq.nr_segments()).max(1),
-        };
+        // The first bio is sized for the request's segments (usually it takes them all);
+        // more, if bvecs do not merge as the request's segments did, come at full size.
+        let mut chain = BioChain::new(self, op | flags, usize::from(rq.nr_segments()).max(1));
         match rq.op() {
             ReqOp::Flush => chain.start(0, 0),
             ReqOp::Discard | ReqOp::WriteZeroes => {
                 // A discard request may hold several ranges (one per bio): one bio each.
                 let _ = rq.for_each_bio(|bio| {
                     chain.start(0, bio.bi_iter.bi_sector);
-                    if !chain.cur.is_null() {
-                        // SAFETY: `cur` is a fresh bio of ours without data pages.
-                        unsafe { (*chain.cur).bi_iter.bi_size = bio.bi_iter.bi_size };
-                    }
+                    chain.set_size(bio.bi_iter.bi_size);
                     Ok(())
                 });
             }
             _ => {
                 let mut sector = rq.sector();
                 let _ = rq.for_each_segment(|seg| {
-                    chain.add(seg.page, seg.len, seg.offset, sector);
+                    // SAFETY: the request's pages stay valid until it ends, which its owner
+                    // (the caller, or the submission that takes it over) does only after the
+                    // chain completed.
+                    unsafe { chain.add(seg.page, seg.len, seg.offset, sector) };
                     sector += u64::from(seg.len >> bindings::SECTOR_SHIFT);
                     Ok(())
                 });
             }
         }
-
-        let last = chain.cur;
-        if last.is_null() {
-            // Nothing to submit (no allocation at all, or no data): end it here.
-            let status = if chain.failed {
-                BlkStatus::RESOURCE
-            } else {
-                BlkStatus::OK
-            };
-            return rq.end(status);
-        }
-        // INVARIANT: one more request in flight until `end_io` of its last bio.
-        self.inflight.fetch_add(1, Ordering::Relaxed);
-        rq.set_token(core::ptr::from_ref(self) as usize);
-        // SAFETY: `last` is our unsubmitted bio; from here it owns the request, which `end_io`
-        // takes back exactly once.
-        unsafe {
-            (*last).bi_private = rq.into_raw().cast();
-            (*last).bi_end_io = Some(end_io);
-            if chain.failed {
-                // Children already submitted still complete into `last` before `end_io` runs.
-                (*last).bi_status = BlkStatus::RESOURCE.raw();
-                bindings::bio_endio(last);
-            } else {
-                bindings::submit_bio(last);
-            }
-        }
+        chain.finish()
     }
 
-    /// One request in flight less; wakes drop when it was the last.
+    /// The bios for `buf` at `sector` (all but the last submitted).
+    fn build_buf(
+        &self,
+        sector: u64,
+        buf: &PageBuf,
+        opf: bindings::blk_opf_t,
+    ) -> Result<Last<'_>, BlkStatus> {
+        let mut chain = BioChain::new(self, opf, buf.len().div_ceil(bindings::PAGE_SIZE));
+        let mut sector = sector;
+        for (page, used) in buf.pages() {
+            // SAFETY: the pages stay valid until the chain completes: the caller holds the
+            // buffer (borrowed for a synchronous submission, through its owner's reference in
+            // the last bio for an asynchronous one).
+            unsafe { chain.add(page.as_ptr(), used as u32, 0, sector) };
+            sector += (used >> bindings::SECTOR_SHIFT) as u64;
+        }
+        chain.finish()
+    }
+
+    /// One submission in flight less; wakes drop when it was the last.
     fn put_inflight(&self) {
         if self.inflight.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.done.complete_all();
@@ -348,19 +571,30 @@ impl LowerDev {
     }
 }
 
-/// Builds the chain of bios for one request.
+/// Builds the chain of bios for one submission.
 struct BioChain<'a> {
     lower: &'a LowerDev,
     /// The bio being filled, not yet submitted; earlier ones are chained to it and submitted.
     cur: *mut bindings::bio,
     opf: bindings::blk_opf_t,
-    /// A bio could not be allocated: the rest of the request is not submitted.
+    /// A bio could not be allocated: the rest of the data is not submitted.
     failed: bool,
     /// `bio_vec`s for the next data bio.
     nr_vecs: usize,
 }
 
-impl BioChain<'_> {
+impl<'a> BioChain<'a> {
+    /// An empty chain of `opf` bios; the first data bio gets `nr_vecs` entries.
+    fn new(lower: &'a LowerDev, opf: bindings::blk_opf_t, nr_vecs: usize) -> Self {
+        BioChain {
+            lower,
+            cur: core::ptr::null_mut(),
+            opf,
+            failed: false,
+            nr_vecs: nr_vecs.max(1),
+        }
+    }
+
     /// Starts a new bio at `sector`, chaining and submitting the current one.
     fn start(&mut self, nr_vecs: usize, sector: u64) {
         if self.failed {
@@ -384,16 +618,29 @@ impl BioChain<'_> {
         self.cur = next;
     }
 
+    /// Sets the size of the bio just started (operations without data: discard, write-zeroes).
+    fn set_size(&mut self, bytes: u32) {
+        if !self.failed && !self.cur.is_null() {
+            // SAFETY: `cur` is a bio of ours, unsubmitted, without data pages.
+            unsafe { (*self.cur).bi_iter.bi_size = bytes };
+        }
+    }
+
     /// Adds `len` bytes at `offset` in `page` (the data for `sector`), starting a new bio when
     /// the current one is full.
-    fn add(&mut self, page: *mut bindings::page, len: u32, offset: u32, sector: u64) {
+    ///
+    /// # Safety
+    ///
+    /// `page` (and, if `offset + len` runs past it, the pages after it) must stay valid until
+    /// the chain has completed, and the device may read them (writes) or write them (reads).
+    unsafe fn add(&mut self, page: *mut bindings::page, len: u32, offset: u32, sector: u64) {
         for _ in 0..2 {
             if self.failed {
                 return;
             }
             if !self.cur.is_null() {
-                // SAFETY: `cur` is ours and unsubmitted; `page` is a page of the request's
-                // data, which stays valid until the request ends, after all its bios.
+                // SAFETY: `cur` is ours and unsubmitted; `page` is valid as long as the chain
+                // (this function's contract).
                 if unsafe { bindings::bio_add_page(self.cur, page, len, offset) } as u32 == len {
                     return;
                 }
@@ -404,38 +651,178 @@ impl BioChain<'_> {
         // An empty bio with room for `BIO_MAX_VECS` entries takes any segment; not reached.
         self.failed = true;
     }
+
+    /// The last bio, or, if there is none, the status of the submission: `RESOURCE` if no bio
+    /// could be allocated, `OK` if there was nothing to do.
+    fn finish(self) -> Result<Last<'a>, BlkStatus> {
+        match NonNull::new(self.cur) {
+            None if self.failed => Err(BlkStatus::RESOURCE),
+            None => Err(BlkStatus::OK),
+            // INVARIANT: `cur` is our last, unsubmitted bio; the earlier ones are chained to
+            // it.
+            Some(bio) => Ok(Last {
+                lower: self.lower,
+                bio,
+                failed: self.failed,
+            }),
+        }
+    }
 }
 
-/// Completion of the last bio of a request: all its bios are done.
+/// The last bio of a chain, not yet submitted.
+///
+/// # Invariants
+///
+/// `bio` is a bio of `lower`'s bio set, ours and unsubmitted; the earlier bios of the chain are
+/// submitted and chained to it (it completes after all of them, with the first error).
+/// `failed`: part of the data has no bio.
+struct Last<'a> {
+    lower: &'a LowerDev,
+    bio: NonNull<bindings::bio>,
+    failed: bool,
+}
+
+impl Last<'_> {
+    /// Records `buf` as the buffer whose fill ends with this chain (read by `end_io_fill`).
+    fn set_fill(&mut self, buf: &PageBuf) {
+        // SAFETY: the bio is from our bio set (type invariant), so it has a pad; it is ours.
+        unsafe {
+            pad_of(self.bio.as_ptr()).write(BioPad {
+                fill: core::ptr::from_ref(buf),
+            })
+        };
+    }
+
+    /// Hands the chain to the block layer with `end_io` and `private` on the last bio, counted
+    /// in the [`LowerDev`]'s in-flight submissions. If part of the data has no bio, the last
+    /// bio is not submitted but completed with `RESOURCE` (after the bios already submitted).
+    ///
+    /// # Safety
+    ///
+    /// `end_io` must accept the last bio of a chain whose `bi_private` is `private`: take
+    /// `private` back exactly once, free the bio with [`take_last`] and end with
+    /// [`LowerDev::put_inflight`] as its last access to the `LowerDev`.
+    unsafe fn submit(self, private: *mut c_void, end_io: unsafe extern "C" fn(*mut bindings::bio)) {
+        // INVARIANT: one more submission in flight until `end_io` returns.
+        self.lower.inflight.fetch_add(1, Ordering::Relaxed);
+        let bio = self.bio.as_ptr();
+        // SAFETY: `bio` is ours and unsubmitted (type invariant); from here it owns `private`.
+        unsafe {
+            (*bio).bi_private = private;
+            (*bio).bi_end_io = Some(end_io);
+            if self.failed {
+                // Bios already submitted still complete into `bio` before `end_io` runs.
+                (*bio).bi_status = BlkStatus::RESOURCE.raw();
+                bindings::bio_endio(bio);
+            } else {
+                bindings::submit_bio(bio);
+            }
+        }
+    }
+
+    /// Submits the chain for `owner`, whose reference [`end_io_owner`] hands back to
+    /// `T::local_io_done`.
+    fn submit_for<T: LocalIo>(self, owner: Arc<T>) {
+        // SAFETY: `end_io_owner::<T>` takes back the reference given up here, exactly once.
+        unsafe { self.submit(Arc::into_raw(owner).cast_mut().cast(), end_io_owner::<T>) }
+    }
+
+    /// Submits the chain and waits for all of it; `ENOMEM` if part of the data had no bio.
+    fn submit_wait(self) -> Result {
+        let bio = self.bio.as_ptr();
+        // SAFETY: `bio` is ours and unsubmitted (type invariant). `submit_bio_wait` returns
+        // once it completed, i.e. after all the bios chained to it; then we drop our reference.
+        let ret = unsafe {
+            let ret = bindings::submit_bio_wait(bio);
+            bindings::bio_put(bio);
+            ret
+        };
+        if self.failed {
+            Err(ENOMEM)
+        } else {
+            to_result(ret)
+        }
+    }
+}
+
+/// Takes the completed last bio of a chain apart: its status, its `bi_private`, and the
+/// [`LowerDev`] it was submitted to. Frees the bio.
 ///
 /// # Safety
 ///
-/// Called by the block layer only, for a bio set up by [`LowerDev::submit`]: `bi_private` is
-/// the request given up with `into_raw`, whose token is the `LowerDev`.
-unsafe extern "C" fn end_io(bio: *mut bindings::bio) {
+/// `bio` must be the last bio of a chain submitted by [`Last::submit`], completing now (the
+/// call comes from its `bi_end_io`).
+unsafe fn take_last(bio: *mut bindings::bio) -> (BlkStatus, *mut c_void, *const LowerDev) {
+    // SAFETY: the bio is ours and done; it came from a `LowerDev`'s `bio_set` (invariant of
+    // `Last`), which `bi_pool` points to, so the `LowerDev` is found by offset; the submission
+    // is counted in its `inflight`, which keeps it alive. This drops the last bio reference.
+    unsafe {
+        let status = BlkStatus::from_raw((*bio).bi_status);
+        let private = (*bio).bi_private;
+        let lower = (*bio)
+            .bi_pool
+            .cast::<u8>()
+            .sub(core::mem::offset_of!(LowerDev, bio_set))
+            .cast::<LowerDev>()
+            .cast_const();
+        bindings::bio_put(bio);
+        (status, private, lower)
+    }
+}
+
+/// Completion of a request submitted by [`LowerDev::submit`]: ends it.
+///
+/// # Safety
+///
+/// Called by the block layer only, as the `bi_end_io` [`LowerDev::submit`] set: `bi_private`
+/// is the request given up with `into_raw`.
+unsafe extern "C" fn end_io_request(bio: *mut bindings::bio) {
     // SAFETY: per this function's contract.
-    let (status, rq) = unsafe {
-        (
-            (*bio).bi_status,
-            (*bio).bi_private.cast::<bindings::request>(),
-        )
-    };
-    // SAFETY: the bio is ours and done; this drops the last reference.
-    unsafe { bindings::bio_put(bio) };
+    let (status, private, lower) = unsafe { take_last(bio) };
     // SAFETY: given up in `submit`, taken back only here.
-    let rq = unsafe { IoRequest::from_raw(rq) };
-    let lower = rq.token() as *const LowerDev;
+    let rq = unsafe { IoRequest::from_raw(private.cast()) };
     // Possibly inside the backing device's flush completion: end ours outside of it.
-    rq.complete(BlkStatus::from_raw(status));
-    // SAFETY: the request counted in `inflight` keeps the `LowerDev` alive until this call,
+    rq.complete(status);
+    // SAFETY: the submission counted in `inflight` keeps the `LowerDev` alive until this call,
     // which is our last access (drop may free it as soon as the count reaches 0).
     unsafe { (*lower).put_inflight() };
+}
+
+/// Completion of a submission for an owner `T`: hands its reference back to
+/// [`LocalIo::local_io_done`].
+///
+/// # Safety
+///
+/// Called by the block layer only, as the `bi_end_io` set with `Arc::<T>::into_raw` in
+/// `bi_private` (by [`Last::submit`]), or by [`end_io_fill`] for such a bio.
+unsafe extern "C" fn end_io_owner<T: LocalIo>(bio: *mut bindings::bio) {
+    // SAFETY: per this function's contract.
+    let (status, private, lower) = unsafe { take_last(bio) };
+    // SAFETY: the reference given up with `into_raw` when the chain was submitted; this is
+    // the chain's only completion, so it is taken back once.
+    let owner = unsafe { Arc::<T>::from_raw(private.cast::<T>().cast_const()) };
+    T::local_io_done(owner, status);
+    // SAFETY: as in `end_io_request`.
+    unsafe { (*lower).put_inflight() };
+}
+
+/// Completion of [`LowerDev::read_buf`]: ends the buffer's fill, then as [`end_io_owner`].
+///
+/// # Safety
+///
+/// As for [`end_io_owner`], for a bio whose [`BioPad`] was set by [`Last::set_fill`].
+unsafe extern "C" fn end_io_fill<T: OwnsBuf>(bio: *mut bindings::bio) {
+    // SAFETY: the pad was written by `set_fill` before the bio was submitted; the buffer lives
+    // as long as the owner, whose reference is still in `bi_private` (taken back below).
+    unsafe { (*(*pad_of(bio)).fill).end_fill() };
+    // SAFETY: per this function's contract.
+    unsafe { end_io_owner::<T>(bio) };
 }
 
 #[pinned_drop]
 impl PinnedDrop for LowerDev {
     fn drop(self: Pin<&mut Self>) {
-        // Drop the bias; if requests are still in flight, the last completion wakes us.
+        // Drop the bias; if submissions are still in flight, the last completion wakes us.
         if self.inflight.fetch_sub(1, Ordering::AcqRel) != 1 {
             self.done.wait_for_completion();
         }

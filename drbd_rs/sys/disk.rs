@@ -186,12 +186,10 @@ pub(crate) enum ReqOp {
     Other(u32),
 }
 
-/// Per-request driver data (`cmd_size` bytes after `struct request`): a word the sys layer
-/// uses to find the backing device again when the request's bios complete, and the status and
-/// work item of a deferred end ([`IoRequest::complete`]).
+/// Per-request driver data (`cmd_size` bytes after `struct request`): the status and work item
+/// of a deferred end ([`IoRequest::complete`]).
 #[repr(C)]
 struct RqPdu {
-    token: usize,
     status: bindings::blk_status_t,
     work: Opaque<bindings::work_struct>,
     /// Next request in [`Deferred::pending`].
@@ -212,6 +210,10 @@ pub(crate) struct IoRequest {
 
 // SAFETY: a started request may be worked on and ended from any thread or interrupt context.
 unsafe impl Send for IoRequest {}
+// SAFETY: through `&IoRequest` only fields blk-mq does not change while the driver owns the
+// request are read (operation, range, flags, bios and their vectors); everything that changes
+// the request or its private area takes `&mut self` or `self`.
+unsafe impl Sync for IoRequest {}
 
 /// One piece of a request's data: `len` bytes at `offset` into `page` (a multi-page `bio_vec`
 /// as `for_each_mp_bvec` yields it; `offset` is below `PAGE_SIZE`, the bytes may run on into
@@ -271,12 +273,13 @@ impl IoRequest {
         unsafe { bindings::blk_mq_end_request(rq, status.raw()) };
     }
 
-    /// Ends the request with `status`, from a completion of the backing device. Requests of
+    /// Ends the request with `status`, from any context: a completion of the backing device,
+    /// or the `Drop` of an object that owns the request, run by such a completion. Requests of
     /// the flush machinery (a flush, or data in a flush sequence: those have an `end_io`) end
     /// from the `kblockd` workqueue instead: the backing device may be completing our bio from
     /// its own flush completion, under its flush-queue lock, and ending ours there would take
     /// our flush-queue lock inside it (same lock class: lockdep's "recursive locking").
-    pub(super) fn complete(mut self, status: BlkStatus) {
+    pub(crate) fn complete(mut self, status: BlkStatus) {
         if self.raw().end_io.is_none() {
             return self.end(status);
         }
@@ -297,17 +300,6 @@ impl IoRequest {
         // SAFETY: the private area of an owned request is a `RqPdu` (type invariant);
         // `&mut self` makes us its only user.
         unsafe { &mut *bindings::blk_mq_rq_to_pdu(self.rq.as_ptr()).cast::<RqPdu>() }
-    }
-
-    /// The sys layer's per-request word.
-    pub(super) fn token(&self) -> usize {
-        // SAFETY: the private area of an owned request is a `RqPdu` (type invariant).
-        unsafe { (*bindings::blk_mq_rq_to_pdu(self.rq.as_ptr()).cast::<RqPdu>()).token }
-    }
-
-    /// Sets the sys layer's per-request word.
-    pub(super) fn set_token(&mut self, token: usize) {
-        self.pdu().token = token;
     }
 
     /// Gives up ownership without ending the request; [`IoRequest::from_raw`] takes it back.
@@ -377,7 +369,8 @@ impl IoRequest {
         })
     }
 
-    // The copying helpers serve the KUnit RAM disk only; the data path maps pages instead.
+    // The copying helpers serve the KUnit RAM disk only; the data path maps pages instead
+    // (`for_each_page_piece`, e.g. `sys::net::TcpStream::send_request_data`).
     /// Copies the request's data, in order, into `buf` (a write's payload). `buf` must be
     /// [`IoRequest::bytes`] long.
     #[cfg(drbd_rs_kunit)]
@@ -417,9 +410,9 @@ impl IoRequest {
         }
     }
 
-    /// Maps the data one page at a time (`kmap_local_page`) and calls `f(address, len)`.
-    #[cfg(drbd_rs_kunit)]
-    fn for_each_page_piece(&self, mut f: impl FnMut(*mut u8, usize) -> Result) -> Result {
+    /// Maps the data one page at a time (`kmap_local_page`) and calls `f(address, len)`: the
+    /// piece is readable, and writable for a read the driver owns (it fills the pages).
+    pub(super) fn for_each_page_piece(&self, mut f: impl FnMut(*mut u8, usize) -> Result) -> Result {
         self.for_each_segment(|seg| {
             let mut offset = seg.offset as usize;
             let mut left = seg.len as usize;
