@@ -27,10 +27,9 @@ use kernel::{
 
 use crate::device::Device;
 use crate::drbd_core::{
-    genl::{AfterSb, ConnState},
+    genl::{AfterSb, ConnState, DrbdState},
     packets::{
-        AuthChallenge, AuthResponse, ConnectionFeatures, FeatureNegotiation, Packet,
-        PacketError, Protocol, CF_DISCARD_MY_DATA, CF_DRY_RUN, CHALLENGE_LEN,
+        AuthChallenge, AuthResponse, ConnectionFeatures, FeatureNegotiation, Packet, Protocol, CF_DISCARD_MY_DATA, CF_DRY_RUN, CHALLENGE_LEN,
     },
     uuid::Policies,
     wire::{self, Command},
@@ -49,7 +48,6 @@ const SMALL_PACKET: usize = 256;
 
 /// The `net_conf` values the connection uses, read from the netlink [`Conf`] (field numbers of
 /// `drbd_genl.h`).
-#[derive(Clone)]
 pub(crate) struct NetSettings {
     /// Replication protocol: 1 = A, 2 = B, 3 = C.
     pub(crate) protocol: u32,
@@ -121,6 +119,16 @@ impl NetSettings {
             always_asbp: c.num(27) != 0,
             tentative: c.num(28) != 0,
             sock_check_timeo_ds: n(34),
+        })
+    }
+
+    /// A copy (the strings are allocated).
+    pub(crate) fn try_clone(&self) -> Result<NetSettings> {
+        Ok(NetSettings {
+            cram_hmac_alg: bytes_of(&self.cram_hmac_alg)?,
+            shared_secret: bytes_of(&self.shared_secret)?,
+            after_sb: self.after_sb,
+            ..*self
         })
     }
 
@@ -389,6 +397,30 @@ impl Session {
     /// Sends on the meta socket (acks, pings, replies).
     pub(crate) fn send_meta(&self, vnr: u16, p: &Packet<'_>) -> Result {
         self.send(Sock::Meta, vnr, p)
+    }
+
+    /// A cluster-wide state change (`drbd_send_state_req` and the wait for its reply): asks the
+    /// peer to agree to `mask`/`val` on volume `vnr`; returns the peer's `SS_*` answer, or
+    /// `SS_CW_FAILED_BY_PEER`-like failure (-10) if the session ends or no answer comes.
+    pub(crate) fn request_state(&self, vnr: u16, mask: DrbdState, val: DrbdState) -> i32 {
+        *self.st_reply.lock() = None;
+        let req = crate::drbd_core::packets::ReqState { mask, val };
+        if self
+            .send(Sock::Data, vnr, &Packet::ReqState(Command::StateChgReq, req))
+            .is_err()
+        {
+            return crate::drbd_core::genl::StateRv::CwFailedByPeer.raw();
+        }
+        let timeout = kernel::time::msecs_to_jiffies(self.conn.settings.lock().timeout_ds * 100 * 2);
+        let mut g = self.st_reply.lock();
+        let mut left = timeout;
+        while g.is_none() && !self.is_failed() {
+            match self.st_reply_cv.wait_interruptible_timeout(&mut g, left) {
+                kernel::sync::CondVarTimeoutResult::Woken { jiffies } => left = jiffies,
+                _ => break,
+            }
+        }
+        g.unwrap_or(crate::drbd_core::genl::StateRv::CwFailedByPeer.raw())
     }
 
     /// The next sequence number for an ack.
@@ -779,7 +811,7 @@ impl Connection {
         meta: TcpStream,
         resolve: bool,
     ) -> core::result::Result<Arc<Session>, HandshakeError> {
-        let st = self.settings.lock().clone();
+        let st = self.settings.lock().try_clone().map_err(|_| HandshakeError::Retry)?;
         let ping_timeo = st.ping_timeo_ms() * 4;
         data.set_nodelay();
         meta.set_nodelay();
@@ -813,7 +845,7 @@ impl Connection {
         let mut payload = [0u8; ConnectionFeatures::SIZE];
         data.recv_exact(&mut payload).map_err(|e| self.hs_io(e))?;
         let peer = ConnectionFeatures::decode(&payload, 0).map_err(|_| HandshakeError::Retry)?;
-        let agreed = match neg.negotiate(&peer) {
+        let ag = match neg.negotiate(&peer) {
             Ok(a) => a,
             Err(e) => {
                 if self.stranger_log() {
@@ -822,11 +854,11 @@ impl Connection {
                 return Err(HandshakeError::Retry);
             }
         };
-        conn_info!(self, "{}\n", agreed);
-        conn_info!(self, "{}\n", agreed.features_line());
+        conn_info!(self, "{}\n", format_args!("{}", ag));
+        conn_info!(self, "{}\n", format_args!("{}", ag.features_line()));
 
         if !st.cram_hmac_alg.is_empty() {
-            self.authenticate(&data, &st, agreed.protocol)?;
+            self.authenticate(&data, &st, ag.protocol)?;
         }
 
         let session = Arc::pin_init(
@@ -834,8 +866,8 @@ impl Connection {
                 conn: self.clone(),
                 data,
                 meta,
-                agreed: agreed.protocol,
-                features: agreed.features,
+                agreed: ag.protocol,
+                features: ag.features,
                 resolve_conflicts: resolve,
                 data_tx <- new_mutex!(DataTx { epoch: (sys::random_u64() as u32) | 1, epoch_writes: 0 }),
                 meta_tx <- new_mutex!(()),
@@ -1024,7 +1056,6 @@ impl Connection {
 
 /// The `P_CONN_ST_CHG_REQ` a disconnecting node sends: conn = Disconnecting.
 fn disconnect_request() -> crate::drbd_core::packets::ReqState {
-    use crate::drbd_core::genl::DrbdState;
     let mask = DrbdState {
         conn: 0x1f,
         ..DrbdState::default()
@@ -1034,10 +1065,4 @@ fn disconnect_request() -> crate::drbd_core::packets::ReqState {
         ..DrbdState::default()
     };
     crate::drbd_core::packets::ReqState { mask, val }
-}
-
-/// Whether `e` is a packet-level error (the peer's fault) rather than an I/O error.
-pub(crate) fn protocol_error(c: &Connection, what: &str, e: PacketError) -> Failure {
-    conn_err!(c, "{}: {}\n", what, e);
-    Failure::ProtocolError
 }

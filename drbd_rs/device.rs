@@ -157,7 +157,7 @@ impl DiskOps for DeviceIo {
         match op {
             ReqOp::Write | ReqOp::Discard | ReqOp::WriteZeroes => self.write(rq, &lower),
             ReqOp::Flush => {
-                if let Some(s) = self.replicating_session() {
+                if let Some((s, _)) = self.replicating_session() {
                     let _ = s.close_epoch();
                 }
                 lower.submit(rq);
@@ -768,6 +768,46 @@ impl Device {
     /// Becoming Secondary is refused while the device is open (`SS_DEVICE_IN_USE`). Returns
     /// `SS_SUCCESS`, or `SS_NOTHING_TO_DO` when already in that role.
     pub(crate) fn set_role(&self, role: Role, force: bool) -> Result<StateRv, DrbdRet> {
+        let peer = self.io.peer.lock().clone();
+        let session = peer
+            .as_ref()
+            .and_then(|(c, vnr)| c.session().map(|s| (s, *vnr)))
+            .filter(|_| self.state().conn.raw() >= ConnState::Connected.raw());
+        // Promotion while connected is a cluster-wide change: the peer must agree (and learns
+        // that a forced Primary may now sync it).
+        if let Some((s, vnr)) = session.as_ref() {
+            let os = self.state();
+            if role == Role::Primary && os.role != Role::Primary {
+                let mut mask = crate::drbd_core::genl::DrbdState {
+                    role: 3,
+                    ..Default::default()
+                };
+                let mut val = crate::drbd_core::genl::DrbdState {
+                    role: Role::Primary.raw(),
+                    ..Default::default()
+                };
+                if force && os.disk.raw() < DiskState::UpToDate.raw() {
+                    mask.disk = 0xf;
+                    val.disk = DiskState::UpToDate.raw();
+                }
+                let rv = s.request_state(*vnr, mask, val);
+                if rv < StateRv::Success.raw() {
+                    let rv = StateRv::from_raw(rv).unwrap_or(StateRv::CwFailedByPeer);
+                    return Err(self.refused(rv));
+                }
+            }
+        }
+        let r = self.set_role_local(role, force);
+        if let (Ok(StateRv::Success), Some((s, vnr))) = (&r, session) {
+            if force && role == Role::Primary {
+                let _ = crate::receiver::send_uuids(&s, vnr, self);
+            }
+            let _ = crate::receiver::send_state(&s, vnr, self);
+        }
+        r
+    }
+
+    fn set_role_local(&self, role: Role, force: bool) -> Result<StateRv, DrbdRet> {
         let mut cfg = self.cfg.lock();
         let minor = self.minor;
         let (os, ch) = {

@@ -14,7 +14,6 @@ use kernel::{prelude::*, sync::Arc};
 use crate::connection::{conn_err, conn_info, conn_warn, Failure, Session};
 use crate::device::Device;
 use crate::drbd_core::{
-    bitmap_codec::Step,
     genl::{ConnState, DiskState, DrbdState, Role, StateRv},
     packets::{
         self, check_header, BlockRequest, Channel, DataHeader, Packet, Protocol, ReqStateReply,
@@ -141,17 +140,16 @@ pub(crate) fn run(s: &Arc<Session>) {
             }
             _ => {
                 let len = hdr.length as usize;
-                let payload = match buf.get_mut(..len) {
-                    Some(p) => p,
+                let _ = rule;
+                match buf.get_mut(..len) {
                     None => {
                         conn_err!(s.conn, "packet {} too long: {}\n", cmd.name(), len);
-                        Err(Failure::ProtocolError)?
+                        Err(Failure::ProtocolError)
                     }
-                };
-                let _ = rule;
-                match s.data.recv_exact(payload) {
-                    Ok(()) => dispatch(s, hdr.volume, cmd, payload),
-                    Err(e) => Err(Failure::of_error(e)),
+                    Some(payload) => match s.data.recv_exact(payload) {
+                        Ok(()) => dispatch(s, hdr.volume, cmd, payload),
+                        Err(e) => Err(Failure::of_error(e)),
+                    },
                 }
             }
         };
@@ -719,9 +717,11 @@ pub(crate) fn cleanup(s: &Arc<Session>, why: Failure) {
 pub(crate) fn log_event(minor: u32, e: Event) {
     match e {
         Event::Log(level, msg) => match level {
-            uuid::Level::Alert | uuid::Level::Err => pr_err!("drbd{}: {}\n", minor, msg),
-            uuid::Level::Warn => pr_warn!("drbd{}: {}\n", minor, msg),
-            _ => pr_info!("drbd{}: {}\n", minor, msg),
+            uuid::Level::Alert | uuid::Level::Err => {
+                pr_err!("drbd{}: {}\n", minor, format_args!("{}", msg))
+            }
+            uuid::Level::Warn => pr_warn!("drbd{}: {}\n", minor, format_args!("{}", msg)),
+            _ => pr_info!("drbd{}: {}\n", minor, format_args!("{}", msg)),
         },
         Event::Helper(h) => pr_info!("drbd{}: helper command: drbdadm {} (not run)\n", minor, h.name()),
     }

@@ -76,8 +76,9 @@ impl Req {
     }
 }
 
-/// `GFP_NOIO` as allocation flags for the kernel crate's containers.
-pub(crate) const GFP_NOIO_FLAGS: kernel::alloc::Flags = kernel::alloc::flags::GFP_NOIO;
+/// Allocation flags on the I/O path. The kernel crate offers no `GFP_NOIO`; these
+/// allocations are small and bounded by the requests in flight.
+pub(crate) const GFP_NOIO_FLAGS: kernel::alloc::Flags = GFP_KERNEL;
 
 impl LocalIo for Req {
     fn local_io_done(this: Arc<Self>, status: BlkStatus) {
@@ -166,7 +167,7 @@ impl Tl {
             .pending
             .iter()
             .position(|(pid, v, r)| *pid == id && *v == vnr && r.sector == sector)?;
-        Some(self.pending.swap_remove(i).2)
+        self.pending.remove(i).ok().map(|p| p.2)
     }
 
     /// `P_BARRIER_ACK`: the oldest closed epoch must be `nr` with `set_size` writes.

@@ -271,7 +271,7 @@ macro_rules! abi_enum {
         }
     ) => {
         $(#[$meta])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
         #[repr($repr)]
         pub enum $name {
             $( $(#[$vmeta])* $var = $val, )*

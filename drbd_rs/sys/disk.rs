@@ -264,6 +264,21 @@ impl IoRequest {
         self.raw().cmd_flags & !REQ_OP_MASK
     }
 
+    /// A forced-unit-access write (`REQ_FUA`).
+    pub(crate) fn is_fua(&self) -> bool {
+        self.flags() & REQ_FUA != 0
+    }
+
+    /// Flush the cache before this request (`REQ_PREFLUSH`).
+    pub(crate) fn is_preflush(&self) -> bool {
+        self.flags() & REQ_PREFLUSH != 0
+    }
+
+    /// The submitter waits for it (`REQ_SYNC`).
+    pub(crate) fn is_sync(&self) -> bool {
+        self.flags() & REQ_SYNC != 0
+    }
+
     /// Ends the request with `status`, handing it back to blk-mq.
     pub(crate) fn end(self, status: BlkStatus) {
         let rq = self.rq.as_ptr();

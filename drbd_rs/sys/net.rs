@@ -107,6 +107,11 @@ impl SockAddr {
         }
     }
 
+    /// Whether `other` is the same host (family and address; any port).
+    pub(crate) fn same_host(&self, other: &SockAddr) -> bool {
+        self.len == other.len && self.ip() == other.ip()
+    }
+
     /// The same address with port 0 (any source port).
     fn with_port_zero(&self) -> SockAddr {
         let mut a = *self;
