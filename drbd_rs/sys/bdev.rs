@@ -444,7 +444,9 @@ impl LowerDev {
     /// Alignment to the discard granularity is the caller's business (DRBD zeroes the
     /// unaligned ends). May sleep.
     pub(crate) fn discard<T: LocalIo>(&self, sector: u64, bytes: u32, zeroes: bool, owner: Arc<T>) {
-        if bytes == 0 || bytes % bindings::SECTOR_SIZE != 0 || !self.in_range(sector, bytes.into())
+        if bytes == 0
+            || !bytes.is_multiple_of(bindings::SECTOR_SIZE)
+            || !self.in_range(sector, bytes.into())
         {
             return T::local_io_done(owner, BlkStatus::IOERR);
         }
