@@ -9,6 +9,7 @@
 #include <linux/blkdev.h>
 #include <linux/build_bug.h>
 #include <linux/fs_struct.h>
+#include <linux/pgtable.h>
 #include <linux/sched/mm.h>
 #include <linux/workqueue.h>
 
@@ -71,4 +72,12 @@ unsigned int drbd_rs_memalloc_noio_save(void)
 void drbd_rs_memalloc_noio_restore(unsigned int flags)
 {
 	memalloc_noio_restore(flags);
+}
+
+/* ZERO_PAGE(0): the shared page of zeroes, written where a device has no write-zeroes. */
+struct page *drbd_rs_zero_page(void);
+
+struct page *drbd_rs_zero_page(void)
+{
+	return ZERO_PAGE(0);
 }

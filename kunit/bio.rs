@@ -145,7 +145,7 @@ impl Drop for CloseDeferred {
     }
 }
 
-/// The RAM disk `/dev/drbdrs-bio0`.
+/// A RAM disk `/dev/drbdrs-bio<n>`.
 struct RamDisk {
     ram: Arc<Ram>,
     _disk: Disk<Ram>,
@@ -153,6 +153,10 @@ struct RamDisk {
 
 impl RamDisk {
     fn new() -> Result<Self> {
+        Self::with(0, &PARAMS)
+    }
+
+    fn with(n: u32, params: &QueueParams<'_>) -> Result<Self> {
         let data = KVVec::from_elem(0u8, RAM_BYTES, GFP_KERNEL)?;
         let ram = Arc::pin_init(
             pin_init!(Ram {
@@ -164,8 +168,9 @@ impl RamDisk {
             }),
             GFP_KERNEL,
         )?;
-        let disk = Disk::new(MINOR_BASE, fmt!("drbdrs-bio0"), false, &PARAMS, ram.clone())?;
-        disk.set_limits(&PARAMS)?;
+        let name = fmt!("drbdrs-bio{}", n);
+        let disk = Disk::new(MINOR_BASE + n, name, false, params, ram.clone())?;
+        disk.set_limits(params)?;
         disk.set_capacity(RAM_SECTORS);
         Ok(RamDisk { ram, _disk: disk })
     }
@@ -542,6 +547,38 @@ mod tests {
         // Larger than one request (1 MiB limit): split by the block layer.
         ensure!(discard(&lower, 0, RAM_BYTES as u32, true)? == BlkStatus::OK);
         ensure!(ram.holds_fill(0, RAM_BYTES, 0));
+        Ok(())
+    }
+
+    #[test]
+    fn zeroes_without_write_zeroes() -> Result {
+        let _fs = InitFs::new();
+        let params = QueueParams {
+            max_discard_sectors: 0,
+            max_write_zeroes_sectors: 0,
+            ..PARAMS
+        };
+        let ram = RamDisk::with(2, &params)?;
+        let _close = CloseDeferred;
+        let lower = open_lower(c"/dev/drbdrs-bio2")?;
+        ensure!(lower.file().max_write_zeroes_sectors() == 0);
+        let data = pattern(7, 2 << 20)?;
+        lower.write_buf_sync(0, &buf_with(&data[..MAX_BUF_BYTES])?, WriteFlags::default())?;
+        let second = &data[MAX_BUF_BYTES..];
+        lower.write_buf_sync(2048, &buf_with(second)?, WriteFlags::default())?;
+
+        // 1 MiB and 9 sectors of zero pages (the last one partly), from an odd sector.
+        let (start, bytes) = (3u64, MAX_BUF_BYTES + 9 * 512);
+        ensure!(discard(&lower, start, bytes as u32, true)? == BlkStatus::OK);
+        ensure!(ram.ram.zeroes.load(Ordering::Relaxed) == 0);
+        ensure!(ram.holds(0, &data[..3 * 512]));
+        ensure!(ram.holds_fill(start, bytes, 0));
+        let end = 3 * 512 + bytes;
+        ensure!(ram.holds(start + (bytes / 512) as u64, &data[end..]));
+
+        // Nothing to fall back to for a discard.
+        ensure!(discard(&lower, 0, 4096, false)? == BlkStatus::NOTSUPP);
+        ensure!(ram.ram.discards.load(Ordering::Relaxed) == 0);
         Ok(())
     }
 

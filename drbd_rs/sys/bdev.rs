@@ -112,6 +112,17 @@ impl BdevFile {
         self.limits().max_discard_sectors
     }
 
+    /// Discard granularity in bytes (0: unknown, take 512).
+    pub(crate) fn discard_granularity(&self) -> u32 {
+        self.limits().discard_granularity
+    }
+
+    /// Largest write-zeroes, in sectors; 0 if the device cannot write zeroes (then
+    /// [`LowerDev::discard`] with `zeroes` writes zero pages).
+    pub(crate) fn max_write_zeroes_sectors(&self) -> u32 {
+        self.limits().max_write_zeroes_sectors
+    }
+
     /// Whether `other` is the same block device (internal meta-data: the backing device is
     /// also the meta-data device).
     pub(crate) fn same_device(&self, other: &BdevFile) -> bool {
@@ -425,23 +436,47 @@ impl LowerDev {
         }
     }
 
-    /// Discards (`zeroes`: writes zeroes to) `bytes` at `sector`, for a peer's `P_TRIM`; no
-    /// buffer. `bytes` must be a positive multiple of 512 and the range inside the backing
-    /// device, else I/O error without a bio. A device that cannot do the operation completes
-    /// it with [`BlkStatus::NOTSUPP`]. May sleep.
+    /// Discards (`zeroes`: writes zeroes to) `bytes` at `sector`, for a peer's `P_TRIM` /
+    /// `P_ZEROES`; no buffer. `bytes` must be a positive multiple of 512 and the range inside
+    /// the backing device, else I/O error without a bio. A device that cannot discard
+    /// completes a discard with [`BlkStatus::NOTSUPP`]; on one that cannot write zeroes, the
+    /// shared zero page is written over the range instead (as `blkdev_issue_zeroout` does).
+    /// Alignment to the discard granularity is the caller's business (DRBD zeroes the
+    /// unaligned ends). May sleep.
     pub(crate) fn discard<T: LocalIo>(&self, sector: u64, bytes: u32, zeroes: bool, owner: Arc<T>) {
-        if bytes == 0 || bytes % bindings::SECTOR_SIZE != 0 || !self.in_range(sector, bytes.into())
+        if bytes == 0
+            || !bytes.is_multiple_of(bindings::SECTOR_SIZE)
+            || !self.in_range(sector, bytes.into())
         {
             return T::local_io_done(owner, BlkStatus::IOERR);
         }
-        let op = if zeroes {
-            bindings::req_op_REQ_OP_WRITE_ZEROES
+        let chain = if zeroes && self.file.max_write_zeroes_sectors() == 0 {
+            let page = zero_page();
+            let mut chain = BioChain::new(
+                self,
+                bindings::req_op_REQ_OP_WRITE,
+                (bytes as usize).div_ceil(bindings::PAGE_SIZE),
+            );
+            let (mut sector, mut left) = (sector, bytes);
+            while left > 0 {
+                let n = left.min(bindings::PAGE_SIZE as u32);
+                // SAFETY: the zero page exists as long as the kernel; the device only reads it.
+                unsafe { chain.add(page, n, 0, sector) };
+                sector += u64::from(n >> bindings::SECTOR_SHIFT);
+                left -= n;
+            }
+            chain
         } else {
-            bindings::req_op_REQ_OP_DISCARD
+            let op = if zeroes {
+                bindings::req_op_REQ_OP_WRITE_ZEROES
+            } else {
+                bindings::req_op_REQ_OP_DISCARD
+            };
+            let mut chain = BioChain::new(self, op, 0);
+            chain.start(0, sector);
+            chain.set_size(bytes);
+            chain
         };
-        let mut chain = BioChain::new(self, op, 0);
-        chain.start(0, sector);
-        chain.set_size(bytes);
         match chain.finish() {
             Err(status) => T::local_io_done(owner, status),
             Ok(last) => last.submit_for(owner),
@@ -768,6 +803,17 @@ unsafe fn take_last(bio: *mut bindings::bio) -> (BlkStatus, *mut c_void, *const 
         bindings::bio_put(bio);
         (status, private, lower)
     }
+}
+
+/// The shared page of zeroes (`ZERO_PAGE(0)`).
+fn zero_page() -> *mut bindings::page {
+    extern "C" {
+        /// `ZERO_PAGE(0)`, in `shim_blk.c`; a `struct page *` (untyped: `struct page` embeds
+        /// field-less structs, which the FFI lint rejects).
+        fn drbd_rs_zero_page() -> *mut c_void;
+    }
+    // SAFETY: no preconditions; the page lives as long as the kernel.
+    unsafe { drbd_rs_zero_page() }.cast()
 }
 
 /// Completion of a request submitted by [`LowerDev::submit`]: ends it.

@@ -44,7 +44,7 @@ impl PageBuf {
     /// ([`MAX_BUF_BYTES`]) and a multiple of 512, else `EINVAL`; `ENOMEM` if pages are short.
     /// May sleep.
     pub(crate) fn alloc(len: usize) -> Result<PageBuf> {
-        if len == 0 || len > MAX_BUF_BYTES || len % 512 != 0 {
+        if len == 0 || len > MAX_BUF_BYTES || !len.is_multiple_of(512) {
             return Err(EINVAL);
         }
         let n = len.div_ceil(PAGE_SIZE);
