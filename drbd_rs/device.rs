@@ -61,12 +61,14 @@ pub(crate) struct DeviceStatus {
     /// Sectors written to the backing device since attach (`dw:`).
     pub(crate) written_sectors: u64,
     /// Openers of `/dev/drbdN`.
+    #[cfg_attr(not(drbd_rs_kunit), allow(dead_code))]
     pub(crate) open_count: u32,
     /// The generation UUIDs, while attached.
     pub(crate) uuids: Option<[u64; UI_SIZE]>,
     /// The meta-data flags (`MDF_*`), while attached.
     pub(crate) md_flags: Option<u32>,
     /// The `on-io-error` policy, while attached.
+    #[cfg_attr(not(drbd_rs_kunit), allow(dead_code))]
     pub(crate) on_io_error: Option<OnIoError>,
     /// The current UUID of the data last exposed while the disk was at least Consistent
     /// (`ed_uuid`), 0 if none.
@@ -256,7 +258,6 @@ struct Ldev {
     sb: Superblock,
     buf: MdBlock,
     crashed_primary: bool,
-    on_io_error: OnIoError,
     /// Sectors the backing device can hold for data (`drbd_get_max_capacity`).
     my_max: u64,
 }
@@ -372,6 +373,7 @@ impl Device {
     }
 
     /// The local disk state.
+    #[cfg_attr(not(drbd_rs_kunit), allow(dead_code))]
     pub(crate) fn disk_state(&self) -> DiskState {
         self.state().disk
     }
@@ -397,6 +399,7 @@ impl Device {
     }
 
     /// The meta-data flags, while attached.
+    #[cfg_attr(not(drbd_rs_kunit), allow(dead_code))]
     pub(crate) fn md_flags(&self) -> Option<u32> {
         self.io.st.lock().md_flags
     }
@@ -669,7 +672,6 @@ impl Device {
             sb: md,
             buf,
             crashed_primary,
-            on_io_error,
             my_max,
         });
         self.oos_resize(size);

@@ -105,7 +105,7 @@ impl LocalIo for PeerWrite {
             this.failed.store(true, Ordering::Relaxed);
         }
         // The ack is sent from process context.
-        let _ = workqueue::system_unbound().enqueue(this);
+        let _ = workqueue::system_long().enqueue(this);
     }
 }
 
@@ -211,7 +211,7 @@ impl LocalIo for PeerRead {
         if status != BlkStatus::OK {
             this.failed.store(true, Ordering::Relaxed);
         }
-        let _ = workqueue::system_unbound().enqueue(this);
+        let _ = workqueue::system_long().enqueue(this);
     }
 }
 

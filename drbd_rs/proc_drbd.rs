@@ -58,7 +58,8 @@ pub(crate) fn write_header(out: &mut impl Write, srcversion: &str) -> fmt::Resul
     writeln!(out, "srcversion: {:<24}", srcversion)
 }
 
-/// The lines of one minor (`drbd_seq_show`'s loop body, without resync progress).
+/// The lines of one minor (`drbd_seq_show`'s loop body), with the resync progress bar while
+/// resyncing.
 pub(crate) fn write_device(out: &mut impl Write, d: &ProcDevice) -> fmt::Result {
     let s = &d.state;
     if s.conn == ConnState::StandAlone && s.disk == DiskState::Diskless && s.role == Role::Secondary
@@ -109,7 +110,31 @@ pub(crate) fn write_device(out: &mut impl Write, d: &ProcDevice) -> fmt::Result 
         d.epochs,
         WRITE_ORDERING,
         oos_kb
-    )
+    )?;
+    if st.rs_total > 0 {
+        // `drbd_syncer_progress`: a 20-character bar and the per-mille done.
+        let left = st.ldev.map_or(0, |l| l.bits_oos).min(st.rs_total);
+        let done = st.rs_total - left;
+        let res = (done * 1000 / st.rs_total) as u32;
+        let x = (res / 50) as usize;
+        out.write_str("\t[")?;
+        for _ in 1..x {
+            out.write_char('=')?;
+        }
+        out.write_char('>')?;
+        for _ in 0..20usize.saturating_sub(x.max(1)) {
+            out.write_char('.')?;
+        }
+        writeln!(
+            out,
+            "] sync'ed:{:3}.{}% ({}/{})K",
+            res / 10,
+            res % 10,
+            left << 2,
+            st.rs_total << 2
+        )?;
+    }
+    Ok(())
 }
 
 /// The whole file for `devices`, which must be ordered by minor.

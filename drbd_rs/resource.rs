@@ -17,7 +17,7 @@ use kernel::prelude::*;
 use kernel::sync::Arc;
 
 pub(crate) use crate::device::Device;
-use crate::drbd_core::genl::{FieldDef, FieldType, StructDef};
+use crate::drbd_core::genl::{ConnState, FieldDef, FieldType, StructDef};
 use crate::drbd_core::meta;
 
 /// Largest number of fields of a configuration struct (`net_conf` has field numbers up to 34).
@@ -391,15 +391,29 @@ pub(crate) fn device_stats(dev: &Device) -> DeviceStats {
             uuids,
             md_flags,
             bits_total: meta::bitmap_bits(s.size_sectors),
-            bits_oos: 0,
+            bits_oos: dev.oos_weight(),
         }),
         _ => None,
+    };
+    let (send_cnt, recv_cnt) = dev.net_sectors();
+    let (rs_total, rs_failed) = if matches!(
+        s.state.conn,
+        ConnState::SyncSource | ConnState::SyncTarget | ConnState::PausedSyncS | ConnState::PausedSyncT
+    ) {
+        let (total, _left, failed) = dev.rs_progress();
+        (total, failed)
+    } else {
+        (0, 0)
     };
     DeviceStats {
         capacity: s.size_sectors,
         ed_uuid: s.ed_uuid,
         read_cnt: s.read_sectors,
         writ_cnt: s.written_sectors,
+        send_cnt,
+        recv_cnt,
+        rs_total,
+        rs_failed,
         congestion: b'-',
         ldev,
         ..DeviceStats::default()

@@ -18,13 +18,10 @@
 //! like) are defined here and checked against the headers at build time by `_Static_assert`s
 //! in `shim_blk.c`.
 
-// The replication driver (mirrored writes, peer writes, resync) uses the owner-based
-// submissions and page buffers; until it does, parts of these are unused outside KUnit.
+// These wrappers offer whole APIs (a listener's shutdown, synchronous buffer I/O, discards,
+// corking, ...); the driver does not use every method yet, KUnit does.
 #[allow(dead_code)]
 pub(crate) mod bdev;
-// The replication code (connection, receiver, ack receiver) is the user of `net`, `thread` and
-// `crypto`; until it is merged only the KUnit build calls them.
-#[allow(dead_code)]
 pub(crate) mod crypto;
 pub(crate) mod disk;
 pub(crate) mod genl;
