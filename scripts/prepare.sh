@@ -22,7 +22,7 @@ prepare_all() {
     (cd "$top/userspace-tools" && "$CARGO" build --release --quiet) || die "cargo build failed"
     TOOLS_DIR="$build/tools"
     mkdir -p "$TOOLS_DIR"
-    for b in drbd-testdata drbdsetup-rs drbd-nl-fuzz; do cp "$top/userspace-tools/target/release/$b" "$TOOLS_DIR/"; done
+    for b in drbd-testdata drbdsetup-rs drbd-nl-fuzz drbd-test-peer; do cp "$top/userspace-tools/target/release/$b" "$TOOLS_DIR/"; done
 
     stamp "guest image"
     INITRD="$build/initramfs.cpio.gz"

@@ -197,6 +197,13 @@ pub enum PacketError {
     BitmapNotWords(usize),
     /// A `P_DATA` whose flags ask for a discard or zero-out, which travel as `P_TRIM`/`P_ZEROES`.
     DataWithDiscardFlags(u32),
+    /// Encoding: no header format of the agreed protocol describes this volume and length
+    /// (a payload above 64 KiB before protocol 95, a volume other than 0 before protocol 100).
+    NoHeaderFormat {
+        agreed_protocol: u32,
+        volume: u16,
+        length: u32,
+    },
 }
 
 fn cmd_name(command: u16) -> &'static str {
@@ -264,6 +271,10 @@ impl fmt::Display for PacketError {
             PacketError::DataWithDiscardFlags(flags) => {
                 write!(f, "Data packet with discard/zeroes flags 0x{flags:x}")
             }
+            PacketError::NoHeaderFormat { agreed_protocol, volume, length } => write!(
+                f,
+                "no header of protocol {agreed_protocol} carries volume {volume}, length {length}"
+            ),
         }
     }
 }
@@ -2556,4 +2567,34 @@ impl Packet<'_> {
             }
         }
     }
+}
+
+/// Encodes a whole packet into `out`: the header in the format the agreed protocol uses (see
+/// [`wire::encode_header`]; 0 before the features handshake), for `volume`, then the payload.
+/// Returns the total size. A payload that the header format in force cannot describe (above
+/// 64 KiB before protocol 95, or a volume other than 0 before protocol 100) is refused.
+pub fn encode_packet(
+    out: &mut [u8],
+    agreed_protocol: u32,
+    volume: u16,
+    packet: &Packet<'_>,
+) -> Result<usize, PacketError> {
+    let hs = wire::header_size(agreed_protocol);
+    let have = out.len();
+    let body = out
+        .get_mut(hs..)
+        .ok_or(PacketError::BufferTooSmall { need: hs, have })?;
+    let n = packet.encode(body, agreed_protocol)?;
+    let length = u32::try_from(n).map_err(|_| PacketError::TooLong {
+        max: len_usize(u32::MAX),
+        got: n,
+    })?;
+    let command = packet.command() as u16;
+    let unencodable = PacketError::NoHeaderFormat {
+        agreed_protocol,
+        volume,
+        length,
+    };
+    wire::encode_header(out, agreed_protocol, volume, command, length).ok_or(unencodable)?;
+    Ok(hs + n)
 }

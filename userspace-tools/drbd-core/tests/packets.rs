@@ -1552,3 +1552,78 @@ proptest! {
         }
     }
 }
+
+// ---- whole packets: header + payload -----------------------------------------------------------
+
+#[test]
+fn encode_packet_puts_the_header_of_the_agreed_protocol_before_the_payload() {
+    // Before the handshake: p_header80 with the 16-bit length.
+    let f = ConnectionFeatures::new(86, 101, PRO_FEATURES);
+    let bytes = enc(|o| encode_packet(o, 0, 0, &Packet::Features(f)));
+    assert_eq!(bytes.len(), 8 + ConnectionFeatures::SIZE);
+    assert_eq!(&bytes[..4], &be32(wire::DRBD_MAGIC));
+    assert_eq!(&bytes[4..6], &0xfffeu16.to_be_bytes());
+    assert_eq!(&bytes[6..8], &72u16.to_be_bytes());
+    assert_eq!(&bytes[8..], &enc(|o| f.encode(o))[..]);
+    assert_eq!(
+        wire::decode_header(&bytes, 0),
+        Ok(PacketHeader { volume: 0, command: 0xfffe, length: 72 })
+    );
+
+    // Protocol 101: p_header100 with the volume; an empty packet is the header alone.
+    let ping = enc(|o| encode_packet(o, 101, 3, &Packet::Empty(Command::Ping)));
+    assert_eq!(ping.len(), 16);
+    assert_eq!(
+        wire::decode_header(&ping, 101),
+        Ok(PacketHeader { volume: 3, command: Command::Ping as u16, length: 0 })
+    );
+
+    // A data packet: header, sub-header, data; the header's length covers both.
+    let data = [0x5au8; 4096];
+    let p = Packet::Data {
+        command: Command::Data,
+        header: DataHeader { sector: 8, block_id: 1, seq_num: 2, dp_flags: 0 },
+        digest: &[],
+        data: &data,
+    };
+    let bytes = enc(|o| encode_packet(o, 101, 0, &p));
+    assert_eq!(bytes.len(), 16 + 24 + 4096);
+    let h = wire::decode_header(&bytes, 101).unwrap();
+    assert_eq!(h.length, 24 + 4096);
+    assert_eq!(decode_packet(Command::Data, &bytes[16..], 101, 0, 0), Ok(p));
+}
+
+#[test]
+fn encode_packet_refuses_what_no_header_can_carry() {
+    // A 1 MiB data packet needs p_header95 (protocol 95+); at 94 there is only p_header80.
+    let data = vec![0u8; 1 << 20];
+    let p = Packet::Data {
+        command: Command::Data,
+        header: DataHeader::default(),
+        digest: &[],
+        data: &data,
+    };
+    let mut buf = vec![0u8; (1 << 20) + 64];
+    assert_eq!(
+        encode_packet(&mut buf, 94, 0, &p),
+        Err(PacketError::NoHeaderFormat { agreed_protocol: 94, volume: 0, length: (1 << 20) + 24 })
+    );
+    let n = encode_packet(&mut buf, 95, 0, &p).unwrap();
+    assert_eq!(&buf[..2], &wire::DRBD_MAGIC_BIG.to_be_bytes());
+    assert_eq!(n, 8 + 24 + (1 << 20));
+    // Volumes exist from protocol 100 on.
+    assert!(matches!(
+        encode_packet(&mut buf, 99, 1, &Packet::Empty(Command::Ping)),
+        Err(PacketError::NoHeaderFormat { volume: 1, .. })
+    ));
+    // Too small a buffer, for the header or for the payload.
+    let mut small = [0u8; 12];
+    assert!(matches!(
+        encode_packet(&mut small, 101, 0, &Packet::Empty(Command::Ping)),
+        Err(PacketError::BufferTooSmall { .. })
+    ));
+    assert!(matches!(
+        encode_packet(&mut small, 0, 0, &Packet::Barrier(Barrier { barrier: 1 })),
+        Err(PacketError::BufferTooSmall { .. })
+    ));
+}
