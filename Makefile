@@ -7,13 +7,16 @@
 # (kbuild reads ./Kbuild, not this file, when it builds the module.)
 
 SHELL := /bin/bash
-.PHONY: check demo setup kernel module tools clean
+.PHONY: check demo bench setup kernel module tools clean
 
 check:
 	@bash scripts/check.sh
 
 demo:
 	@bash scripts/demo.sh
+
+bench:
+	@bash scripts/bench.sh
 
 setup:
 	@bash scripts/setup.sh

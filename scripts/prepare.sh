@@ -1,6 +1,7 @@
 # Sourced by check.sh and demo.sh: set-up, then builds the kernel, drbd_rs.ko, the userspace
 # tools and the guest image. Sets KBUILD, KERNEL_IMAGE, MODULE_KO, TOOLS_DIR, INITRD. Uses
-# stamp() and die() from the caller.
+# stamp() and die() from the caller. INITRD_NAME (default initramfs.cpio.gz) names the image in
+# $build; WITH_FIO=1 (read by mkimage.sh) adds fio to it.
 prepare_all() {
     stamp "set-up"
     if [ "$(id -u)" = 0 ]; then
@@ -25,6 +26,6 @@ prepare_all() {
     for b in drbd-testdata drbdsetup-rs drbd-nl-fuzz drbd-test-peer; do cp "$top/userspace-tools/target/release/$b" "$TOOLS_DIR/"; done
 
     stamp "guest image"
-    INITRD="$build/initramfs.cpio.gz"
+    INITRD="$build/${INITRD_NAME:-initramfs.cpio.gz}"
     "$here/mkimage.sh" "$KBUILD" "$MODULE_KO" "$TOOLS_DIR" "$INITRD" || die "image build failed"
 }

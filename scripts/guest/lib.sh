@@ -2,12 +2,19 @@
 # command syntax; which tool and module they drive is a parameter:
 #   tool=drbdsetup-84|drbdsetup-rs   (default drbdsetup-84, Debian's drbd-utils)
 #   module=drbd|drbd_rs              (default drbd, the in-tree C DRBD 8.4.11)
+# and per node, overriding the above on node N only (mixed pairs: drbd_rs on one guest, the C
+# DRBD on the other; drbdsetup-84 drives either, drbd_rs registers the same genl family):
+#   module0=X module1=Y   tool0=X tool1=Y
 for kv in "$@"; do
     case "$kv" in
         tool=*) DRBDSETUP=${kv#tool=} ;;
         module=*) DRBD_MODULE=${kv#module=} ;;
+        "tool${NODE:-0}="*) NODE_TOOL=${kv#*=} ;;
+        "module${NODE:-0}="*) NODE_MODULE=${kv#*=} ;;
     esac
 done
+DRBDSETUP=${NODE_TOOL:-${DRBDSETUP:-}}
+DRBD_MODULE=${NODE_MODULE:-${DRBD_MODULE:-}}
 DRBDSETUP=${DRBDSETUP:-drbdsetup-84}
 DRBD_MODULE=${DRBD_MODULE:-drbd}
 DRBDMETA=${DRBDMETA:-drbdmeta}

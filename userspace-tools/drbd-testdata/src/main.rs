@@ -6,15 +6,24 @@
 //! (seed), and a corrupted one apart. All I/O uses O_DIRECT so a read after a role switch comes
 //! from the device, not from a page cache filled earlier.
 //!
-//! Each command prints `sha256=<hex>` of the region it covered, so two nodes can compare the
-//! same region by checksum.
+//! `write`, `verify` and `sum` print `sha256=<hex>` of the region they covered, so two nodes can
+//! compare the same region by checksum.
+//!
+//! For the scenarios that kill a node mid-write: `stream` writes the same pattern from byte 0,
+//! one O_DIRECT write at a time, and prints `ACKED <n>` once the first n writes have returned
+//! (with protocol C a returned write is on both nodes); `count-valid` prints `VALID <m>`, the
+//! number of leading write units that carry the pattern, so a survivor can show m >= n.
+//! `net-send`/`net-recv` measure the TCP throughput of the link between two guests.
 
 use clap::{Parser, Subcommand};
 use sha2::{Digest, Sha256};
 use std::alloc::{alloc_zeroed, dealloc, Layout};
 use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 const BLOCK: usize = 4096;
 const MAGIC: &[u8; 8] = b"DRBDRSTD";
@@ -43,6 +52,47 @@ struct Region {
     size: u64,
 }
 
+/// Arguments of `stream`.
+#[derive(clap::Args, Clone)]
+struct Stream {
+    /// Block device or file.
+    device: String,
+    /// Seed of the pattern.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Bytes per write (suffixes K, M, G); a multiple of 4 KiB.
+    #[arg(long, default_value = "4096", value_parser = parse_size)]
+    block: u64,
+    /// Stop after this many writes (default: at the end of the device).
+    #[arg(long)]
+    max: Option<u64>,
+    /// Print `ACKED <n>` after every K-th write (and after the last one).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    every: u64,
+    /// After this many writes, print the --mark line once (e.g. a request to the host).
+    #[arg(long, requires = "mark")]
+    mark_at: Option<u64>,
+    /// The line --mark-at prints.
+    #[arg(long)]
+    mark: Option<String>,
+}
+
+/// Arguments of `count-valid`.
+#[derive(clap::Args, Clone)]
+struct CountValid {
+    /// Block device or file.
+    device: String,
+    /// Seed of the pattern.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Bytes per write unit `stream` used (suffixes K, M, G); a multiple of 4 KiB.
+    #[arg(long, default_value = "4096", value_parser = parse_size)]
+    block: u64,
+    /// Look at no more than this many units.
+    #[arg(long)]
+    max: Option<u64>,
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Write the pattern over the region, then fsync.
@@ -51,6 +101,30 @@ enum Cmd {
     Verify(Region),
     /// Print the sha256 of the region without checking it.
     Sum(Region),
+    /// Write the pattern from byte 0, one O_DIRECT write of --block bytes at a time, printing
+    /// `ACKED <n>` (flushed) once n writes have returned; ends with `stream done: ...`.
+    Stream(Stream),
+    /// Print `VALID <m>`: how many leading --block units carry the pattern (and what the first
+    /// one that does not holds), then `sha256=` of those m units.
+    CountValid(CountValid),
+    /// Accept one TCP connection, read it to EOF, print `NET recv <bytes> bytes <secs> s <MB/s> MB/s`.
+    NetRecv {
+        /// Address to listen on.
+        #[arg(long, default_value = "0.0.0.0:5001")]
+        listen: String,
+    },
+    /// Send --size bytes to ADDR (retrying the connect), wait for the receiver to close, print
+    /// `NET send <bytes> bytes <secs> s <MB/s> MB/s`.
+    NetSend {
+        /// host:port of a `net-recv`.
+        addr: String,
+        /// Bytes to send (suffixes K, M, G).
+        #[arg(long, default_value = "64M", value_parser = parse_size)]
+        size: u64,
+        /// Give up connecting after this many seconds.
+        #[arg(long, default_value_t = 60)]
+        connect_timeout: u64,
+    },
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -144,6 +218,32 @@ fn run(cmd: Cmd) -> Result<(), String> {
         Cmd::Write(r) => ("write", r),
         Cmd::Verify(r) => ("verify", r),
         Cmd::Sum(r) => ("sum", r),
+        Cmd::Stream(a) => {
+            let f = open(&a.device, true).map_err(|e| format!("{}: {e}", a.device))?;
+            let size = device_size(&f)?;
+            return stream(&f, size, &a, &mut std::io::stdout().lock());
+        }
+        Cmd::CountValid(a) => {
+            let f = open(&a.device, false).map_err(|e| format!("{}: {e}", a.device))?;
+            let size = device_size(&f)?;
+            let c = count_valid(&f, size, &a)?;
+            println!("VALID {}", c.valid);
+            if let Some(why) = c.first_invalid {
+                println!("count-valid: unit {} is the first without the pattern: {why}", c.valid);
+            }
+            println!("count-valid ok: {} units of {} bytes seed {} sha256={}", c.valid, a.block, a.seed, c.sha256);
+            return Ok(());
+        }
+        Cmd::NetRecv { listen } => {
+            let (bytes, secs) = net_recv(&listen)?;
+            println!("NET recv {bytes} bytes {secs:.3} s {:.1} MB/s", mb_per_s(bytes, secs));
+            return Ok(());
+        }
+        Cmd::NetSend { addr, size, connect_timeout } => {
+            let secs = net_send(&addr, size, Duration::from_secs(connect_timeout))?;
+            println!("NET send {size} bytes {secs:.3} s {:.1} MB/s", mb_per_s(size, secs));
+            return Ok(());
+        }
     };
     let f = open(&r.device, mode == "write").map_err(|e| format!("{}: {e}", r.device))?;
     let mut buf = AlignedBuf::new(CHUNK);
@@ -184,6 +284,140 @@ fn run(cmd: Cmd) -> Result<(), String> {
     let hex: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
     println!("{mode} ok: {} bytes at {} seed {} sha256={hex}", r.size, r.offset, r.seed);
     Ok(())
+}
+
+/// Size in bytes of a block device or file (seeking to the end works for both).
+fn device_size(mut f: &File) -> Result<u64, String> {
+    f.seek(SeekFrom::End(0)).map_err(|e| format!("size: {e}"))
+}
+
+fn check_unit(block: u64) -> Result<usize, String> {
+    if block == 0 || !block.is_multiple_of(BLOCK as u64) || block > 64 << 20 {
+        return Err(format!("--block {block} is not a multiple of 4 KiB up to 64 MiB"));
+    }
+    Ok(block as usize)
+}
+
+/// Fills a write unit that starts at byte `pos` with the pattern, 4 KiB block by block.
+fn fill_unit(unit: &mut [u8], seed: u64, pos: u64) {
+    for (i, b) in unit.chunks_exact_mut(BLOCK).enumerate() {
+        fill_block(b, seed, pos + (i * BLOCK) as u64);
+    }
+}
+
+/// `stream`: sequential writes of one unit each from byte 0 of `f` (`size` bytes long); every
+/// returned write is counted and reported on `out` as `ACKED <n>`, flushed at once.
+fn stream(f: &File, size: u64, a: &Stream, out: &mut dyn Write) -> Result<(), String> {
+    let unit = check_unit(a.block)?;
+    let total = (size / a.block).min(a.max.unwrap_or(u64::MAX));
+    let mut buf = AlignedBuf::new(unit);
+    let say = |out: &mut dyn Write, line: &str| -> Result<(), String> {
+        writeln!(out, "{line}").and_then(|()| out.flush()).map_err(|e| format!("stdout: {e}"))
+    };
+    let mut n = 0u64;
+    while n < total {
+        let pos = n * a.block;
+        fill_unit(buf.as_mut(), a.seed, pos);
+        f.write_all_at(buf.as_mut(), pos).map_err(|e| format!("write {n} at byte {pos}: {e} (ACKED {n})"))?;
+        n += 1;
+        if n.is_multiple_of(a.every) || n == total {
+            say(out, &format!("ACKED {n}"))?;
+        }
+        if a.mark_at == Some(n) {
+            say(out, a.mark.as_deref().unwrap_or_default())?;
+        }
+    }
+    say(out, &format!("stream done: {n} writes of {} bytes seed {}", a.block, a.seed))
+}
+
+/// What `count_valid` found.
+struct Counted {
+    /// Leading units that carry the pattern.
+    valid: u64,
+    /// What the first unit without the pattern holds, unless the region ended first.
+    first_invalid: Option<String>,
+    /// sha256 of the `valid` units, as `sum --size valid*block` would print it.
+    sha256: String,
+}
+
+/// `count-valid`: counts the leading units of `f` (`size` bytes) that carry the pattern.
+fn count_valid(f: &File, size: u64, a: &CountValid) -> Result<Counted, String> {
+    let unit = check_unit(a.block)?;
+    let total = (size / a.block).min(a.max.unwrap_or(u64::MAX));
+    // Read several units at a time, as many as fit in a chunk.
+    let per_read = (CHUNK / unit).max(1);
+    let mut buf = AlignedBuf::new(per_read * unit);
+    let mut expect = vec![0u8; BLOCK];
+    let mut hasher = Sha256::new();
+    let mut valid = 0u64;
+    let mut first_invalid = None;
+    'outer: while valid < total {
+        let units = (total - valid).min(per_read as u64) as usize;
+        let pos = valid * a.block;
+        let data = &mut buf.as_mut()[..units * unit];
+        f.read_exact_at(data, pos).map_err(|e| format!("read at {pos}: {e}"))?;
+        for (u, chunk) in data.chunks_exact(unit).enumerate() {
+            let upos = pos + (u * unit) as u64;
+            for (i, b) in chunk.chunks_exact(BLOCK).enumerate() {
+                fill_block(&mut expect, a.seed, upos + (i * BLOCK) as u64);
+                if b != expect.as_slice() {
+                    first_invalid = Some(describe(b));
+                    break 'outer;
+                }
+            }
+            hasher.update(chunk);
+            valid += 1;
+        }
+    }
+    let sha256 = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    Ok(Counted { valid, first_invalid, sha256 })
+}
+
+fn mb_per_s(bytes: u64, secs: f64) -> f64 {
+    bytes as f64 / secs.max(1e-9) / 1e6
+}
+
+/// `net-recv`: one connection, read to EOF, then close; returns (bytes, seconds from accept).
+fn net_recv(listen: &str) -> Result<(u64, f64), String> {
+    let l = TcpListener::bind(listen).map_err(|e| format!("listen {listen}: {e}"))?;
+    let (mut s, _) = l.accept().map_err(|e| format!("accept: {e}"))?;
+    let start = Instant::now();
+    let mut buf = vec![0u8; CHUNK];
+    let mut bytes = 0u64;
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => bytes += n as u64,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(format!("recv: {e}")),
+        }
+    }
+    Ok((bytes, start.elapsed().as_secs_f64()))
+}
+
+/// `net-send`: `size` bytes, then half-close and wait for the receiver's close, so the time
+/// covers delivery; returns seconds from connect.
+fn net_send(addr: &str, size: u64, connect_timeout: Duration) -> Result<f64, String> {
+    let deadline = Instant::now() + connect_timeout;
+    let mut s = loop {
+        match TcpStream::connect(addr) {
+            Ok(s) => break s,
+            Err(e) if Instant::now() >= deadline => return Err(format!("connect {addr}: {e}")),
+            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    };
+    let start = Instant::now();
+    let buf = vec![0u8; CHUNK];
+    let mut left = size;
+    while left > 0 {
+        let n = left.min(CHUNK as u64) as usize;
+        s.write_all(&buf[..n]).map_err(|e| format!("send: {e}"))?;
+        left -= n as u64;
+    }
+    s.shutdown(Shutdown::Write).map_err(|e| format!("shutdown: {e}"))?;
+    let mut rest = Vec::new();
+    s.read_to_end(&mut rest).map_err(|e| format!("waiting for the receiver: {e}"))?;
+    Ok(start.elapsed().as_secs_f64())
 }
 
 fn main() -> ExitCode {
@@ -233,6 +467,109 @@ mod tests {
         let err = run(Cmd::Verify(region(7))).unwrap_err();
         assert!(err.contains("block 5"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A scratch file of `len` zero bytes, opened read-write without O_DIRECT (so any
+    /// filesystem works); removed on drop.
+    struct Scratch(std::path::PathBuf, File);
+    impl Scratch {
+        fn new(name: &str, len: u64) -> Self {
+            let dir = std::env::temp_dir().join(format!("drbd-testdata-{}-{name}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let path = dir.join("img");
+            let f = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&path).unwrap();
+            f.set_len(len).unwrap();
+            Scratch(dir, f)
+        }
+    }
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn stream_args(block: u64, max: Option<u64>, every: u64) -> Stream {
+        Stream { device: String::new(), seed: 9, block, max, every, mark_at: None, mark: None }
+    }
+
+    fn count_args(block: u64) -> CountValid {
+        CountValid { device: String::new(), seed: 9, block, max: None }
+    }
+
+    #[test]
+    fn stream_reports_every_write_and_count_valid_finds_them() {
+        let s = Scratch::new("stream", 64 * 1024);
+        let mut a = stream_args(4096, Some(5), 1);
+        a.mark_at = Some(3);
+        a.mark = Some("DRBDRS-KILL-ME".into());
+        let mut out = Vec::new();
+        stream(&s.1, 64 * 1024, &a, &mut out).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        assert_eq!(
+            out,
+            "ACKED 1\nACKED 2\nACKED 3\nDRBDRS-KILL-ME\nACKED 4\nACKED 5\nstream done: 5 writes of 4096 bytes seed 9\n"
+        );
+        let c = count_valid(&s.1, 64 * 1024, &count_args(4096)).unwrap();
+        assert_eq!(c.valid, 5);
+        assert!(c.first_invalid.unwrap().starts_with("zeros"));
+        // The same bytes `write` lays down, so `sum` of the region gives the same checksum.
+        let mut region = vec![0u8; 5 * BLOCK];
+        fill_unit(&mut region, 9, 0);
+        let want: String = Sha256::digest(&region).iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(c.sha256, want);
+        // Another seed matches nothing.
+        let mut other = count_args(4096);
+        other.seed = 10;
+        let c = count_valid(&s.1, 64 * 1024, &other).unwrap();
+        assert_eq!(c.valid, 0);
+        assert!(c.first_invalid.unwrap().contains("seed 9"));
+    }
+
+    #[test]
+    fn stream_stops_at_the_end_and_prints_the_last_count() {
+        let s = Scratch::new("end", 10 * 8192 + 4096);
+        let mut out = Vec::new();
+        stream(&s.1, 10 * 8192 + 4096, &stream_args(8192, None, 4), &mut out).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        assert_eq!(out, "ACKED 4\nACKED 8\nACKED 10\nstream done: 10 writes of 8192 bytes seed 9\n");
+        let c = count_valid(&s.1, 10 * 8192 + 4096, &count_args(8192)).unwrap();
+        assert_eq!((c.valid, c.first_invalid), (10, None));
+    }
+
+    #[test]
+    fn count_valid_stops_at_a_damaged_unit() {
+        let s = Scratch::new("damage", 4 << 20);
+        stream(&s.1, 4 << 20, &stream_args(4096, Some(700), 100), &mut Vec::new()).unwrap();
+        // Flip one byte in the second 4 KiB block of unit 300 (8 KiB units: unit 150).
+        s.1.write_all_at(&[0xff], 300 * 4096 + 4096 + 77).unwrap();
+        assert_eq!(count_valid(&s.1, 4 << 20, &count_args(4096)).unwrap().valid, 301);
+        let c = count_valid(&s.1, 4 << 20, &count_args(8192)).unwrap();
+        assert_eq!(c.valid, 150);
+        assert!(c.first_invalid.unwrap().contains("seed 9 for offset"));
+        let mut capped = count_args(4096);
+        capped.max = Some(20);
+        assert_eq!(count_valid(&s.1, 4 << 20, &capped).unwrap().valid, 20);
+    }
+
+    #[test]
+    fn stream_rejects_a_bad_unit() {
+        let s = Scratch::new("unit", 8192);
+        assert!(stream(&s.1, 8192, &stream_args(1000, None, 1), &mut Vec::new()).is_err());
+        assert!(count_valid(&s.1, 8192, &count_args(0)).is_err());
+    }
+
+    #[test]
+    fn net_send_and_recv_over_loopback() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        drop(l);
+        let listen = addr.clone();
+        let recv = std::thread::spawn(move || net_recv(&listen).unwrap());
+        let secs = net_send(&addr, 3 << 20, Duration::from_secs(10)).unwrap();
+        let (bytes, _) = recv.join().unwrap();
+        assert_eq!(bytes, 3 << 20);
+        assert!(secs > 0.0);
+        assert!(mb_per_s(2_000_000, 2.0) == 1.0);
     }
 
     #[test]

@@ -1,0 +1,96 @@
+# Benchmark, not a test (scripts/bench.sh runs it; `make check` does not): needs an image built
+# with WITH_FIO=1. Two guests; node0 measures, node1 is the peer. In one run:
+#   1. TCP throughput of the guest link (drbd-testdata net-send to node1's net-recv)
+#   2. fio on the raw backing device /dev/vda
+#   3. fio on /dev/drbd0, protocol C, after the initial full sync, with the C DRBD, then
+#      (drbd down, module unloaded) the same with drbd_rs; a module whose pair does not connect
+#      and sync in time gets "n/a".
+# Workloads (libaio, direct=1, time based: runtime= seconds each, default 6, after 1 s of ramp):
+# 1 MiB sequential writes at iodepth 4, 4 KiB random writes at iodepth 1 and 32.
+# node0 prints "BENCH <target> <workload> <MB/s> <IOPS>" (MB = 10^6 bytes) for the host.
+# guests: 2
+# disks: 64M
+# timeout: 900
+RUNTIME=6
+for kv in "$@"; do case "$kv" in runtime=*) RUNTIME=${kv#runtime=} ;; esac; done
+me=192.0.2.$((NODE + 1)) peer=192.0.2.$((2 - NODE))
+WORKLOADS="seq1m-qd4 rand4k-qd1 rand4k-qd32"
+
+# try_wait SECONDS DESCRIPTION COMMAND...: like wait_for, but returns 1 instead of failing.
+try_wait() {
+    secs=$1 what=$2; shift 2
+    i=0
+    while ! "$@" >/dev/null 2>&1; do
+        i=$((i + 1))
+        if [ $i -gt $((secs * 5)) ]; then log "gave up after ${secs}s waiting for $what"; return 1; fi
+        sleep 0.2
+    done
+    log "reached: $what"
+}
+
+# fio_run TARGET WORKLOAD DEV: one fio job, printed as a BENCH line ("n/a" if fio fails).
+fio_run() {
+    case "$2" in
+        seq1m-qd4) spec="--rw=write --bs=1M --iodepth=4" ;;
+        rand4k-qd1) spec="--rw=randwrite --bs=4k --iodepth=1" ;;
+        rand4k-qd32) spec="--rw=randwrite --bs=4k --iodepth=32" ;;
+    esac
+    # shellcheck disable=SC2086
+    out=$(fio --name="$2" --filename="$3" $spec --ioengine=libaio --direct=1 --time_based \
+              --runtime="$RUNTIME" --ramp_time=1 --randrepeat=0 --norandommap \
+              --output-format=terse --terse-version=3 2>&1)
+    # terse v3: field 5 = error, 48 = write bandwidth in KiB/s, 49 = write IOPS.
+    line=$(echo "$out" | awk -F';' '$1 == 3 && $5 == 0 { printf "%.1f %d", $48 * 1024 / 1e6, $49 }')
+    if [ -z "$line" ]; then
+        log "fio $2 on $3 failed: $(echo "$out" | tail -3)"
+        line="n/a n/a"
+    fi
+    echo "BENCH $1 $2 $line"
+}
+
+# drbd_up MODULE PORT: load, fresh meta-data, attach, connect (protocol C); 1 if any step fails.
+drbd_up() {
+    load_module "$1" || return 1
+    "$DRBDMETA" --force 0 v08 /dev/vda internal create-md 1 >/dev/null 2>&1 &&
+        "$DRBDSETUP" new-resource r0 && "$DRBDSETUP" new-minor r0 0 0 &&
+        "$DRBDSETUP" attach 0 /dev/vda /dev/vda internal &&
+        "$DRBDSETUP" connect r0 "ipv4:$me:$2" "ipv4:$peer:$2" --protocol=C
+}
+
+drbd_down() {
+    "$DRBDSETUP" down r0 >/dev/null 2>&1
+    rmmod "$1" 2>/dev/null || log "rmmod $1 failed"
+}
+
+port=7789
+if [ "$NODE" = 1 ]; then
+    drbd-testdata net-recv --listen 0.0.0.0:5001 || fail "net-recv"
+    for mod in drbd drbd_rs; do
+        log "phase $mod"
+        if drbd_up $mod $port && try_wait 240 "$mod connected" proc_has 0 'cs:(Connected|SyncSource|SyncTarget)'; then
+            # node0 takes its measurements, then takes the resource down: the connection ends.
+            try_wait 600 "node0 done with $mod" sh -c "! grep -qE '^ *0: cs:(Connected|SyncSource|SyncTarget)' /proc/drbd"
+        fi
+        drbd_down $mod
+        port=$((port + 1))
+    done
+    exit 0
+fi
+
+drbd-testdata net-send "$peer:5001" --size 64M | sed -n 's/^NET send [0-9]* bytes [0-9.]* s \([0-9.]*\) MB\/s$/BENCH net tcp \1 -/p'
+for w in $WORKLOADS; do fio_run raw "$w" /dev/vda; done
+for mod in drbd drbd_rs; do
+    log "phase $mod"
+    ok=0
+    if drbd_up $mod $port && try_wait 240 "$mod connected" proc_has 0 'cs:(Connected|SyncSource|SyncTarget)' &&
+        "$DRBDSETUP" primary 0 --force && try_wait 300 "$mod synced" proc_has 0 'cs:Connected .*ds:UpToDate/UpToDate'; then
+        ok=1
+        log "$(proc_line 0)"
+    fi
+    for w in $WORKLOADS; do
+        if [ $ok = 1 ]; then fio_run $mod "$w" /dev/drbd0; else echo "BENCH $mod $w n/a n/a"; fi
+    done
+    [ $ok = 0 ] || show_status r0
+    drbd_down $mod
+    port=$((port + 1))
+done
