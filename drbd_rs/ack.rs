@@ -17,6 +17,7 @@ use crate::drbd_core::{
 
 /// The thread body; returns when the session fails or the thread is stopped.
 pub(crate) fn ack_receiver(s: Arc<Session>) {
+    crate::sys::thread::set_current_realtime();
     let (ping_int_ms, ping_timeo_ms) = {
         let st = s.conn.settings.lock();
         (st.ping_int_s * 1000, st.ping_timeo_ds * 100)

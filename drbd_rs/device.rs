@@ -110,6 +110,9 @@ struct DeviceIo {
     /// Sectors sent to / received from the peer.
     send_sectors: AtomicU64,
     recv_sectors: AtomicU64,
+    /// Resync: bits out of sync at its start, and blocks that failed.
+    rs_total: AtomicU64,
+    rs_failed: AtomicU64,
 }
 
 /// The out-of-sync bitmap's storage.
@@ -272,8 +275,6 @@ pub(crate) struct PeerInfo {
     bm_rx: Option<XferCtx>,
     /// Resync: bits at the start, failed blocks, next bit to ask for, requests in flight,
     /// start time (jiffies in ms).
-    rs_total: u64,
-    rs_failed: u64,
     rs_cursor: u64,
     rs_inflight: u32,
     rs_start_ms: u64,
@@ -295,6 +296,8 @@ pub(crate) struct Device {
     cfg: Mutex<Config>,
     #[pin]
     peer_info: Mutex<PeerInfo>,
+    #[pin]
+    sync_param: SpinLock<packets::SyncParam>,
 }
 
 fn disk_at_least(a: DiskState, b: DiskState) -> bool {
@@ -335,6 +338,8 @@ impl Device {
                 bm <- new_spinlock!(OosBitmap { words: KVVec::new(), bits: 0 }),
                 send_sectors: AtomicU64::new(0),
                 recv_sectors: AtomicU64::new(0),
+                rs_total: AtomicU64::new(0),
+                rs_failed: AtomicU64::new(0),
             }),
             GFP_KERNEL,
         )?;
@@ -352,6 +357,14 @@ impl Device {
                 disk,
                 cfg <- new_mutex!(Config { ldev: None }),
                 peer_info <- new_mutex!(PeerInfo::default()),
+                sync_param <- new_spinlock!(packets::SyncParam {
+                    resync_rate: limits::RESYNC_RATE_DEF as u32,
+                    c_plan_ahead: limits::C_PLAN_AHEAD_DEF as u32,
+                    c_delay_target: limits::C_DELAY_TARGET_DEF as u32,
+                    c_fill_target: limits::C_FILL_TARGET_DEF as u32,
+                    c_max_rate: limits::C_MAX_RATE_DEF as u32,
+                    ..packets::SyncParam::default()
+                }),
             }),
             GFP_KERNEL,
         )
@@ -1093,9 +1106,15 @@ impl Device {
         self.io.st.lock().lower.clone()
     }
 
-    /// The resync rate to announce (KiB/s).
-    pub(crate) fn resync_rate(&self) -> u32 {
-        limits::RESYNC_RATE_DEF as u32
+    /// The resync settings of `disk_conf` to announce in `P_SYNC_PARAM` (a SyncTarget C peer
+    /// runs its resync controller with what the source announces).
+    pub(crate) fn sync_param(&self) -> packets::SyncParam {
+        *self.sync_param.lock()
+    }
+
+    /// Records the resync settings of `disk_conf` (attach, disk-options).
+    pub(crate) fn set_sync_param(&self, p: packets::SyncParam) {
+        *self.sync_param.lock() = p;
     }
 
     /// The peer's announced resync rate.
@@ -1419,8 +1438,8 @@ impl Device {
         let total = self.io.oos_weight();
         {
             let mut pi = self.peer_info.lock();
-            pi.rs_total = total;
-            pi.rs_failed = 0;
+            self.io.rs_total.store(total, Ordering::Relaxed);
+            self.io.rs_failed.store(0, Ordering::Relaxed);
             pi.rs_cursor = 0;
             pi.rs_inflight = 0;
             pi.rs_start_ms = sys::jiffies_ms();
@@ -1466,9 +1485,12 @@ impl Device {
         if self.state().conn != ConnState::SyncTarget {
             return false;
         }
-        let pi = self.peer_info.lock();
-        pi.rs_inflight == 0
-            && (pi.rs_cursor >= self.io.bm.lock().bits || self.io.oos_weight() == 0)
+        let (inflight, cursor) = {
+            let pi = self.peer_info.lock();
+            (pi.rs_inflight, pi.rs_cursor)
+        };
+        let bits = self.io.bm.lock().bits;
+        inflight == 0 && (cursor >= bits || self.io.oos_weight() == 0)
     }
 
     /// A resync request was answered.
@@ -1476,13 +1498,15 @@ impl Device {
         let mut pi = self.peer_info.lock();
         pi.rs_inflight = pi.rs_inflight.saturating_sub(1);
         if failed {
-            pi.rs_failed += 1;
+            self.io.rs_failed.fetch_add(1, Ordering::Relaxed);
         }
     }
 
     /// A resync block failed on the peer (source side).
     pub(crate) fn rs_count_failed(&self, bytes: u32) {
-        self.peer_info.lock().rs_failed += u64::from(bytes.div_ceil(4096));
+        self.io
+            .rs_failed
+            .fetch_add(u64::from(bytes.div_ceil(4096)), Ordering::Relaxed);
     }
 
     /// Whether resync data may arrive now.
@@ -1500,8 +1524,12 @@ impl Device {
 
     /// Resync progress: (total bits, bits left, failed), while resyncing.
     pub(crate) fn rs_progress(&self) -> (u64, u64, u64) {
-        let pi = self.peer_info.lock();
-        (pi.rs_total, self.io.oos_weight(), pi.rs_failed)
+        // Lock-free: `/proc/drbd` and status dumps read it under the registry lock.
+        (
+            self.io.rs_total.load(Ordering::Relaxed),
+            self.io.oos_weight(),
+            self.io.rs_failed.load(Ordering::Relaxed),
+        )
     }
 
     /// `drbd_resync_finished`: back to Connected, the target UpToDate with the source's
@@ -1513,7 +1541,11 @@ impl Device {
         };
         let (failed, total, start) = {
             let pi = self.peer_info.lock();
-            (pi.rs_failed, pi.rs_total, pi.rs_start_ms)
+            (
+                self.io.rs_failed.load(Ordering::Relaxed),
+                self.io.rs_total.load(Ordering::Relaxed),
+                pi.rs_start_ms,
+            )
         };
         let failed = failed != 0 || self.io.oos_weight() != 0;
         let secs = ((sys::jiffies_ms() - start) / 1000).max(1);

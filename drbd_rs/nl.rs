@@ -1639,6 +1639,9 @@ fn detach(ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {
 
 /// Records the `disk_conf` of the device with minor `minor` (`None`: detached).
 fn set_disk_conf(minor: u32, conf: Option<Conf>) {
+    if let Some(c) = conf.as_ref() {
+        announce_sync_param(minor, c);
+    }
     let mut reg = REGISTRY.lock();
     if let Some(pos) = reg.find_minor(minor) {
         reg.resources[pos.res].volumes[pos.vol].disk_conf = conf;
@@ -1719,8 +1722,34 @@ fn chg_disk_opts(ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {
     if ret != NO_ERROR {
         return Ok(ret);
     }
+    reg.resources[pos.res].volumes[pos.vol].device.set_sync_param(sync_param_of(&conf));
     reg.resources[pos.res].volumes[pos.vol].disk_conf = Some(conf);
     Ok(NO_ERROR)
+}
+
+/// The resync settings of a `disk_conf`, as `P_SYNC_PARAM` carries them.
+fn sync_param_of(c: &Conf) -> crate::drbd_core::packets::SyncParam {
+    crate::drbd_core::packets::SyncParam {
+        resync_rate: c.num(8) as u32,
+        c_plan_ahead: c.num(11) as u32,
+        c_delay_target: c.num(12) as u32,
+        c_fill_target: c.num(13) as u32,
+        c_max_rate: c.num(14) as u32,
+        ..Default::default()
+    }
+}
+
+/// Gives the device of `minor` the resync settings of `c`.
+fn announce_sync_param(minor: u32, c: &Conf) {
+    if let Some(d) = device_by_minor(minor) {
+        d.set_sync_param(sync_param_of(c));
+    }
+}
+
+fn device_by_minor(minor: u32) -> Option<Arc<Device>> {
+    let reg = REGISTRY.lock();
+    let pos = reg.find_minor(minor)?;
+    Some(reg.resources[pos.res].volumes[pos.vol].device.clone())
 }
 
 /// `drbd_resync_after_valid`: `resync-after` may name any minor but must not close a cycle.

@@ -39,10 +39,7 @@ fn send_params(s: &Arc<Session>) -> Result {
     )?;
     for (vnr, d) in s.conn.devices.iter() {
         d.change_conn_state(|st| st.conn = ConnState::WfReportParams);
-        let sp = SyncParam {
-            resync_rate: d.resync_rate(),
-            ..SyncParam::default()
-        };
+        let sp = d.sync_param();
         s.send(
             crate::connection::Sock::Data,
             *vnr,

@@ -194,6 +194,15 @@ impl Drop for KThread {
     }
 }
 
+/// Gives the current thread a low real-time priority (`sched_set_fifo_low`), as the C DRBD
+/// does for its ack receiver: a peer drops the connection when a `P_PING_ACK` takes longer
+/// than `ping-timeout` (0.5 s by default), however busy the node is with resync or writes.
+pub(crate) fn set_current_realtime() {
+    // SAFETY: `get_current` returns the running task, valid for the duration of the call;
+    // `sched_set_fifo_low` may be called on it from process context.
+    unsafe { bindings::sched_set_fifo_low(bindings::get_current()) };
+}
+
 /// `kthread_should_stop()` for the current kernel thread (false outside kernel threads).
 pub(crate) fn should_stop() -> bool {
     // SAFETY: no preconditions; the shim checks that the caller is a kernel thread.
