@@ -48,13 +48,22 @@ fio_run() {
     echo "BENCH $1 $2 $line"
 }
 
-# drbd_up MODULE PORT: load, fresh meta-data, attach, connect (protocol C); 1 if any step fails.
+# step COMMAND...: logs and runs it; on failure logs that and returns its status.
+step() {
+    log "+ $*"
+    "$@" || { st=$?; log "failed ($st): $*"; return $st; }
+}
+
+# drbd_up MODULE PORT: load, fresh meta-data, attach, (node0) Primary with --force, connect
+# (protocol C); 1 if any step fails. Forcing Primary before connecting makes the handshake start
+# the full sync (forced while Connected, the C DRBD can miss it: see kill-secondary.sh).
 drbd_up() {
     load_module "$1" || return 1
-    "$DRBDMETA" --force 0 v08 /dev/vda internal create-md 1 >/dev/null 2>&1 &&
-        "$DRBDSETUP" new-resource r0 && "$DRBDSETUP" new-minor r0 0 0 &&
-        "$DRBDSETUP" attach 0 /dev/vda /dev/vda internal &&
-        "$DRBDSETUP" connect r0 "ipv4:$me:$2" "ipv4:$peer:$2" --protocol=C
+    step "$DRBDMETA" --force 0 v08 /dev/vda internal create-md 1 &&
+        step "$DRBDSETUP" new-resource r0 && step "$DRBDSETUP" new-minor r0 0 0 &&
+        step "$DRBDSETUP" attach 0 /dev/vda /dev/vda internal &&
+        { [ "$NODE" = 1 ] || step "$DRBDSETUP" primary 0 --force; } &&
+        step "$DRBDSETUP" connect r0 "ipv4:$me:$2" "ipv4:$peer:$2" --protocol=C
 }
 
 drbd_down() {
@@ -82,8 +91,9 @@ for w in $WORKLOADS; do fio_run raw "$w" /dev/vda; done
 for mod in drbd drbd_rs; do
     log "phase $mod"
     ok=0
-    if drbd_up $mod $port && try_wait 240 "$mod connected" proc_has 0 'cs:(Connected|SyncSource|SyncTarget)' &&
-        "$DRBDSETUP" primary 0 --force && try_wait 300 "$mod synced" proc_has 0 'cs:Connected .*ds:UpToDate/UpToDate'; then
+    # node1 waits for this node already: 60 s to connect is plenty.
+    if drbd_up $mod $port && try_wait 60 "$mod connected" proc_has 0 'cs:(Connected|SyncSource|SyncTarget)' &&
+        try_wait 180 "$mod synced" proc_has 0 'cs:Connected .*ds:UpToDate/UpToDate'; then
         ok=1
         log "$(proc_line 0)"
     fi

@@ -16,11 +16,14 @@ create_md 0 /dev/vda
 drbdsetup new-resource r0
 drbdsetup new-minor r0 0 0
 drbdsetup attach 0 /dev/vda /dev/vda internal
+# node0 forces itself Primary before it connects, so the handshake starts the full sync. (Forced
+# while Connected, the C DRBD 8.4 can miss the resync: the peer must see the second state packet
+# only after its worker has set CONSIDER_RESYNC, a race that TCG timing sometimes loses.)
+[ "$NODE" = 1 ] || drbdsetup primary 0 --force
 drbdsetup connect r0 ipv4:$me:7789 ipv4:$peer:7789 --protocol=C
 wait_for 120 "connected" proc_has 0 'cs:(Connected|SyncSource|SyncTarget)'
 
 if [ "$NODE" = 0 ]; then
-    drbdsetup primary 0 --force
     wait_synced 0 180
     log "streaming until the device ends; the host kills this node after write $KILL_AT"
     drbd-testdata stream /dev/drbd0 --seed $SEED --mark-at $KILL_AT --mark DRBDRS-KILL-ME ||
