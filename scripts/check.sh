@@ -67,6 +67,21 @@ scenarios=(
     "single-node-io tool=drbdsetup-84 module=drbd"
     "single-node-io tool=drbdsetup-84 module=drbd_rs"
     "single-node-io tool=drbdsetup-rs module=drbd_rs"
+    # Replication: drbd-rs with itself, with the C DRBD in both directions (mixed pairs), a full
+    # sync of a prefilled 256 MiB device, protocols A, B and C, killed nodes, hostile peers.
+    "replicate-loopback tool=drbdsetup-84 module=drbd_rs"
+    "replicate-loopback tool=drbdsetup-rs module=drbd_rs"
+    "replicate-two-guests tool=drbdsetup-84 module=drbd_rs"
+    "sync-protocols-loopback tool=drbdsetup-84 module=drbd"
+    "sync-protocols-loopback tool=drbdsetup-84 module=drbd_rs"
+    "sync-protocols tool=drbdsetup-84 module=drbd_rs"
+    "sync-protocols tool=drbdsetup-84 module0=drbd_rs module1=drbd"
+    "sync-protocols tool=drbdsetup-84 module0=drbd module1=drbd_rs"
+    "kill-secondary tool=drbdsetup-84 module=drbd"
+    "kill-secondary tool=drbdsetup-84 module=drbd_rs"
+    "kill-primary tool=drbdsetup-84 module=drbd"
+    "kill-primary tool=drbdsetup-84 module=drbd_rs"
+    "hostile-peer tool=drbdsetup-84 module=drbd"
 )
 for s in "${scenarios[@]}"; do
     stamp "scenario: $s"
