@@ -147,8 +147,8 @@ impl g::Handler for DrbdNl {
             Some(Cmd::GetStatus) => dump_status(dump),
             Some(Cmd::GetResources) => dump_resources(dump),
             Some(Cmd::GetDevices) => dump_devices(dump),
-            Some(Cmd::GetConnections) => dump_filter_only(dump, Cmd::GetConnections),
-            Some(Cmd::GetPeerDevices) => dump_filter_only(dump, Cmd::GetPeerDevices),
+            Some(Cmd::GetConnections) => dump_connections(dump),
+            Some(Cmd::GetPeerDevices) => dump_peer_devices(dump),
             Some(Cmd::GetInitialState) => dump_initial_state(dump),
             _ => Err(EOPNOTSUPP),
         }
@@ -457,12 +457,28 @@ fn put_info(w: &mut NlaWriter<'_>, text: &str) -> Result<(), NlaError> {
 /// `nla_put_drbd_cfg_context`: volume (for device objects), name, and the connection's
 /// addresses once it has them.
 fn put_ctx(w: &mut NlaWriter<'_>, name: &[u8], volume: Option<u32>) -> Result<(), NlaError> {
+    put_ctx_conn(w, name, volume, None)
+}
+
+/// `nla_put_drbd_cfg_context` with the connection's addresses, if it has a network
+/// configuration.
+fn put_ctx_conn(
+    w: &mut NlaWriter<'_>,
+    name: &[u8],
+    volume: Option<u32>,
+    conn: Option<&Connection>,
+) -> Result<(), NlaError> {
     let n = w.nest_start(TopAttr::CfgContext as u16)?;
     let r = (|| {
         if let Some(v) = volume {
             w.put_u32(1, v)?;
         }
-        w.put_str_bytes(2, name)
+        w.put_str_bytes(2, name)?;
+        if let Some(c) = conn {
+            w.put(3, c.my_addr.as_raw())?;
+            w.put(4, c.peer_addr.as_raw())?;
+        }
+        Ok(())
     })();
     if let Err(e) = r {
         w.nest_cancel(n);
@@ -868,14 +884,14 @@ fn multicast(cmd: Cmd, minor: u32, attrs: &[u8], seq_counter: &AtomicU32) {
 fn notify(
     cmd: Cmd,
     minor: u32,
-    (name, volume): (&[u8], Option<u32>),
+    (name, volume, conn): (&[u8], Option<u32>, Option<&Connection>),
     nh_type: u32,
     info: impl FnOnce(&mut NlaWriter<'_>) -> Result<(), NlaError>,
     statistics: impl FnOnce(&mut NlaWriter<'_>) -> Result<(), NlaError>,
 ) -> Result {
     let mut a = Attrs::new()?;
     a.put(|w| {
-        put_ctx(w, name, volume)?;
+        put_ctx_conn(w, name, volume, conn)?;
         put_notification_header(w, nh_type)?;
         if nh_type & !NOTIFY_CONTINUES != abi::NotifyType::Destroy as u32 {
             info(w)?;
@@ -891,7 +907,7 @@ fn notify_resource(r: &Resource, nh_type: u32) -> Result {
     notify(
         Cmd::ResourceState,
         MINOR_NONE,
-        (&r.name, None),
+        (&r.name, None, None),
         nh_type,
         |w| put_resource_info(w, r),
         put_resource_statistics,
@@ -905,7 +921,7 @@ fn notify_device(r: &Resource, vnr: u32, dev: &Device, nh_type: u32) -> Result {
     notify(
         Cmd::DeviceState,
         dev.minor(),
-        (&r.name, Some(vnr)),
+        (&r.name, Some(vnr), None),
         nh_type,
         |w| put_device_info(w, &st),
         |w| put_device_statistics(w, &s),
@@ -917,7 +933,7 @@ fn notify_connection(r: &Resource, nh_type: u32) -> Result {
     notify(
         Cmd::ConnectionState,
         MINOR_NONE,
-        (&r.name, None),
+        (&r.name, None, r.conn.as_ref().map(|(c, _)| &**c)),
         nh_type,
         |w| put_connection_info(w, r),
         put_connection_statistics,
@@ -931,7 +947,7 @@ fn notify_peer_device(r: &Resource, vnr: u32, dev: &Device, nh_type: u32) -> Res
     notify(
         Cmd::PeerDeviceState,
         MINOR_NONE,
-        (&r.name, Some(vnr)),
+        (&r.name, Some(vnr), r.conn.as_ref().map(|(c, _)| &**c)),
         nh_type,
         |w| put_peer_device_info(w, &st),
         |w| put_peer_device_statistics(w, &s),
@@ -2009,18 +2025,90 @@ fn dump_devices(dump: &mut Dump<'_>) -> Result {
     dump_put(dump, v.device.minor(), NO_ERROR, a.bytes())
 }
 
-/// `DRBD_ADM_GET_CONNECTIONS` and `DRBD_ADM_GET_PEER_DEVICES`: only connections with a network
-/// configuration are listed, and there are none yet; an unknown resource name is answered
-/// with an `ERR_RES_NOT_KNOWN` message in every round, as the C module does.
-fn dump_filter_only(dump: &mut Dump<'_>, _cmd: Cmd) -> Result {
-    if dump.args()[0] == 0 {
-        if let Some(Some(name)) = dump_filter(dump) {
-            let known = REGISTRY.lock().find(name).is_some();
-            if !known {
-                return dump_put(dump, MINOR_NONE, RetCode::ResNotKnown as i32, &[]);
-            }
+/// An unknown resource name in a dump's context is answered with an `ERR_RES_NOT_KNOWN`
+/// message in every round, as the C module does. Returns true if it was.
+fn dump_unknown_filter(dump: &mut Dump<'_>) -> Result<bool> {
+    if let Some(Some(name)) = dump_filter(dump) {
+        let known = REGISTRY.lock().find(name).is_some();
+        if !known {
+            dump_put(dump, MINOR_NONE, RetCode::ResNotKnown as i32, &[])?;
+            return Ok(true);
         }
     }
+    Ok(false)
+}
+
+/// `DRBD_ADM_GET_CONNECTIONS` (`drbd_nl_get_connections_dumpit`): one message per resource
+/// whose connection has a network configuration: its context with both addresses, its
+/// `net_conf` (without the shared secret for callers without `CAP_SYS_ADMIN`), connection
+/// info and statistics. `args[0]`: index of the next resource to look at.
+fn dump_connections(dump: &mut Dump<'_>) -> Result {
+    if dump_unknown_filter(dump)? {
+        return Ok(());
+    }
+    let filter = match dump_filter(dump) {
+        Some(Some(n)) => Some(n),
+        _ => None,
+    };
+    let sensitive_ok = g::current_capable(bindings::CAP_SYS_ADMIN);
+    let mut a = Attrs::new()?;
+    let reg = REGISTRY.lock();
+    let start = dump.args()[0] as usize;
+    for (i, r) in reg.resources.iter().enumerate().skip(start) {
+        if filter.is_some_and(|n| r.name.as_slice() != n) {
+            continue;
+        }
+        let Some((c, conf)) = r.conn.as_ref() else {
+            continue;
+        };
+        a.put(|w| {
+            put_ctx_conn(w, &r.name, None, Some(c))?;
+            put_conf(w, conf, !sensitive_ok)?;
+            put_connection_info(w, r)?;
+            put_connection_statistics(w)
+        })?;
+        dump.args()[0] = (i + 1) as c_long;
+        return dump_put(dump, MINOR_NONE, NO_ERROR, a.bytes());
+    }
+    dump.args()[0] = reg.resources.len() as c_long;
+    Ok(())
+}
+
+/// `DRBD_ADM_GET_PEER_DEVICES`: one message per volume of a connection with a network
+/// configuration, by minor: context with addresses, peer device info and statistics.
+/// `args[1]`: the next minor to look at.
+fn dump_peer_devices(dump: &mut Dump<'_>) -> Result {
+    if dump_unknown_filter(dump)? {
+        return Ok(());
+    }
+    let filter = match dump_filter(dump) {
+        Some(Some(n)) => Some(n),
+        _ => None,
+    };
+    let mut a = Attrs::new()?;
+    let reg = REGISTRY.lock();
+    let minors = reg.minors()?;
+    let from = dump.args()[1] as u32;
+    for (m, pos) in minors.iter().filter(|(m, _)| *m >= from) {
+        let r = &reg.resources[pos.res];
+        if filter.is_some_and(|n| r.name.as_slice() != n) {
+            continue;
+        }
+        let Some((c, _)) = r.conn.as_ref() else {
+            continue;
+        };
+        let v = &r.volumes[pos.vol];
+        let st = v.device.state();
+        let s = device_stats(&v.device);
+        a.put(|w| {
+            put_ctx_conn(w, &r.name, Some(v.vnr), Some(c))?;
+            put_peer_device_info(w, &st)?;
+            put_peer_device_statistics(w, &s)
+        })?;
+        dump.args()[1] = (*m as c_long) + 1;
+        return dump_put(dump, *m, NO_ERROR, a.bytes());
+    }
+    dump.args()[1] = c_long::MAX;
     Ok(())
 }
 
