@@ -856,7 +856,7 @@ impl Connection {
                 let crossed = match fp {
                     Some(Command::InitialData) => {
                         let c = data.is_some();
-                        if c {
+                        if c && self.stranger_log() {
                             conn_warn!(self, "initial packet S crossed\n");
                         }
                         data = Some(s);
@@ -865,7 +865,7 @@ impl Connection {
                     Some(Command::InitialMeta) => {
                         resolve = true;
                         let c = meta.is_some();
-                        if c {
+                        if c && self.stranger_log() {
                             conn_warn!(self, "initial packet M crossed\n");
                         }
                         meta = Some(s);

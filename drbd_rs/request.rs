@@ -309,7 +309,7 @@ impl Session {
             None => {
                 conn_err!(
                     self.conn,
-                    "Protocol error: ack for an unknown request (block id {:#x}, sector {})\n",
+                    "got_BlockAck: failed to find request 0x{:x}, sector {}s\n",
                     id,
                     sector
                 );
