@@ -9,7 +9,7 @@
 use core::sync::atomic::Ordering;
 use kernel::{prelude::*, sync::Arc};
 
-use crate::connection::{conn_err, conn_info, Failure, Session};
+use crate::connection::{conn_err, conn_info, conn_warn, BadHeader, Failure, Session, ShortRead};
 use crate::drbd_core::{
     packets::{self, check_header, Channel, Packet, ID_SYNCER},
     wire::{self, Command},
@@ -51,23 +51,22 @@ pub(crate) fn ack_receiver(s: Arc<Session>) {
         }
         let hdr = match wire::decode_header(&h[..hs], s.agreed) {
             Ok(hdr) => hdr,
-            Err(e) => {
-                conn_err!(s.conn, "Wrong magic value on the meta socket: {:?}\n", e);
+            Err(err) => {
+                conn_err!(s.conn, "meta socket: {}\n", BadHeader { err, proto: s.agreed });
                 s.fail(Failure::ProtocolError);
                 break;
             }
         };
         let cmd = match check_header(Channel::Meta, &hdr, s.agreed, s.features) {
             Ok((cmd, _)) => cmd,
+            Err(packets::PacketError::UnexpectedCommand { command }) => {
+                let name = Command::from_u16(command).map_or("Unknown", |c| c.name());
+                conn_err!(s.conn, "Unexpected meta packet {} (0x{:04x})\n", name, command);
+                s.fail(Failure::ProtocolError);
+                break;
+            }
             Err(e) => {
-                let name = Command::from_u16(hdr.command).map_or("unknown", |c| c.name());
-                conn_err!(
-                    s.conn,
-                    "Unexpected meta packet {} (0x{:04x}): {}\n",
-                    name,
-                    hdr.command,
-                    e
-                );
+                conn_err!(s.conn, "bad meta packet header: {}\n", e);
                 s.fail(Failure::ProtocolError);
                 break;
             }
@@ -75,11 +74,15 @@ pub(crate) fn ack_receiver(s: Arc<Session>) {
         let mut payload = [0u8; 32];
         let len = hdr.length as usize;
         let Some(body) = payload.get_mut(..len) else {
+            conn_err!(s.conn, "meta packet {} too long: {}\n", cmd.name(), len);
             s.fail(Failure::ProtocolError);
             break;
         };
-        if let Err(e) = s.meta.recv_exact(body) {
-            s.fail(Failure::of_error(e));
+        if let Err(err) = s.meta.recv_exact(body) {
+            if !s.is_failed() {
+                conn_warn!(s.conn, "error receiving {}: {}\n", cmd.name(), ShortRead { err, size: len });
+            }
+            s.fail(Failure::of_error(err));
             break;
         }
         let r = match packets::decode_packet(cmd, body, s.agreed, s.features, 0) {

@@ -19,7 +19,8 @@
 //! what was in flight ([`crate::request`]) and reconnects. Nothing a peer sends can make this
 //! node forget its configuration: malformed handshakes from strangers only drop that socket.
 
-use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use core::fmt;
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use kernel::{
     prelude::*,
     sync::{new_condvar, new_mutex, Arc, CondVar, Mutex},
@@ -32,7 +33,7 @@ use crate::drbd_core::{
         AuthChallenge, AuthResponse, ConnectionFeatures, FeatureNegotiation, Packet, Protocol, CF_DISCARD_MY_DATA, CF_DRY_RUN, CHALLENGE_LEN,
     },
     uuid::Policies,
-    wire::{self, Command},
+    wire::{self, Command, HeaderError},
 };
 use crate::resource::Conf;
 use crate::sys::{
@@ -451,9 +452,120 @@ pub(crate) struct Connection {
     receiver: Mutex<Option<KThread>>,
     /// `disconnect` was asked.
     stopping: AtomicBool,
-    /// Rate limit for log lines caused by strangers: messages left in this window.
-    stranger_budget: AtomicU32,
-    stranger_window: AtomicU32,
+    /// Rate limit for log lines about rejected connections (not the configured peer, no valid
+    /// initial packet): anyone who can reach the port can cause them.
+    stranger_limit: LogLimit,
+    /// Rate limit for log lines about failed handshakes (features, cram-hmac, socket errors),
+    /// kept apart so that a flood of strangers does not hide them.
+    handshake_limit: LogLimit,
+}
+
+/// A log rate limit in the manner of the kernel's `___ratelimit`: at most [`LogLimit::BURST`]
+/// lines in the [`LogLimit::INTERVAL_MS`] that follow the first line of a window; the lines left
+/// out are counted and reported when the next window opens. Used by the receiver thread only.
+struct LogLimit {
+    begin_ms: AtomicU64,
+    used: AtomicU32,
+    missed: AtomicU32,
+}
+
+impl LogLimit {
+    const BURST: u32 = 5;
+    const INTERVAL_MS: u64 = 5000;
+
+    const fn new() -> LogLimit {
+        LogLimit {
+            begin_ms: AtomicU64::new(0),
+            used: AtomicU32::new(0),
+            missed: AtomicU32::new(0),
+        }
+    }
+
+    /// Whether a line may be logged at `now_ms`; if so, also how many lines the previous window
+    /// left out (0: none).
+    fn allow(&self, now_ms: u64) -> Option<u32> {
+        let begin = self.begin_ms.load(Ordering::Relaxed);
+        let mut missed = 0;
+        if self.used.load(Ordering::Relaxed) == 0 || now_ms.wrapping_sub(begin) >= Self::INTERVAL_MS {
+            self.begin_ms.store(now_ms, Ordering::Relaxed);
+            self.used.store(0, Ordering::Relaxed);
+            missed = self.missed.swap(0, Ordering::Relaxed);
+        }
+        if self.used.load(Ordering::Relaxed) >= Self::BURST {
+            self.missed.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        self.used.fetch_add(1, Ordering::Relaxed);
+        Some(missed)
+    }
+}
+
+/// A packet header that failed to decode, for a log line in the C module's words
+/// ("Wrong magic value 0x%08x in protocol version %d").
+pub(crate) struct BadHeader {
+    /// What is wrong with it.
+    pub(crate) err: HeaderError,
+    /// The protocol version in force (80 before the features handshake, as the C module says).
+    pub(crate) proto: u32,
+}
+
+impl fmt::Display for BadHeader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.err {
+            HeaderError::BadMagic(m) => {
+                write!(f, "Wrong magic value 0x{:08x} in protocol version {}", m, self.proto)
+            }
+            HeaderError::NonZeroPad(p) => write!(f, "Header padding is not zero (0x{:08x})", p),
+            HeaderError::Truncated { have, need } => {
+                write!(f, "short header ({} of {} bytes)", have, need)
+            }
+        }
+    }
+}
+
+/// A receive that ended early, for a log line in the C module's words ("short read (expected
+/// size %d)", "sock was shut down by peer").
+pub(crate) struct ShortRead {
+    /// The error of the receive.
+    pub(crate) err: Error,
+    /// The number of bytes asked for.
+    pub(crate) size: usize,
+}
+
+impl fmt::Display for ShortRead {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "short read (expected size {}): ", self.size)?;
+        if self.err == ECONNRESET {
+            f.write_str("sock was shut down by peer")
+        } else if self.err == EAGAIN {
+            f.write_str("timed out")
+        } else {
+            write!(f, "error {}", self.err.to_errno())
+        }
+    }
+}
+
+/// Why the first packet of an accepted socket is not `P_INITIAL_DATA` / `P_INITIAL_META`.
+enum BadFirst {
+    Recv(ShortRead),
+    Header(BadHeader),
+    Command(u16, u32),
+}
+
+impl fmt::Display for BadFirst {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BadFirst::Recv(r) => r.fmt(f),
+            BadFirst::Header(h) => h.fmt(f),
+            BadFirst::Command(c, len) => write!(
+                f,
+                "unexpected packet {} (0x{:04x}), length {}",
+                Command::from_u16(*c).map_or("Unknown", |c| c.name()),
+                c,
+                len
+            ),
+        }
+    }
 }
 
 /// The log prefix of a connection: `drbd <name>: `.
@@ -508,8 +620,8 @@ impl Connection {
                 session <- new_mutex!(None),
                 receiver <- new_mutex!(None),
                 stopping: AtomicBool::new(false),
-                stranger_budget: AtomicU32::new(5),
-                stranger_window: AtomicU32::new(0),
+                stranger_limit: LogLimit::new(),
+                handshake_limit: LogLimit::new(),
             }),
             GFP_KERNEL,
         )?;
@@ -593,15 +705,25 @@ impl Connection {
         self.stopping.load(Ordering::Acquire) || thread::should_stop()
     }
 
-    /// Logs a line about a stranger or a failed handshake at most 5 times per 5 s.
+    /// Whether to log a line about a rejected connection (rate-limited, see [`LogLimit`]).
     fn stranger_log(&self) -> bool {
-        let now = (sys::jiffies_ms() / 5000) as u32;
-        if self.stranger_window.swap(now, Ordering::Relaxed) != now {
-            self.stranger_budget.store(5, Ordering::Relaxed);
+        self.limited(&self.stranger_limit, "about rejected connections")
+    }
+
+    /// Whether to log a line about a failed handshake (rate-limited, see [`LogLimit`]).
+    fn handshake_log(&self) -> bool {
+        self.limited(&self.handshake_limit, "about failed handshakes")
+    }
+
+    fn limited(&self, l: &LogLimit, what: &str) -> bool {
+        match l.allow(sys::jiffies_ms()) {
+            None => false,
+            Some(0) => true,
+            Some(n) => {
+                conn_warn!(self, "{} messages {} suppressed\n", n, what);
+                true
+            }
         }
-        self.stranger_budget
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| b.checked_sub(1))
-            .is_ok()
     }
 
     /// The receiver thread: connect, run a session, clean up, and again, until stopped.
@@ -720,13 +842,21 @@ impl Connection {
                     break;
                 }
                 s.set_buffer_sizes(snd, rcv);
-                let fp = self.receive_first(&s, ping_timeo_ms * 4);
+                let fp = match self.receive_first(&s, ping_timeo_ms * 4) {
+                    Ok(c) => Some(c),
+                    Err(e) => {
+                        if self.stranger_log() {
+                            conn_warn!(self, "Error receiving initial packet: {}\n", e);
+                        }
+                        None
+                    }
+                };
                 data = data.filter(|d| d.is_alive());
                 meta = meta.filter(|m| m.is_alive());
                 let crossed = match fp {
                     Some(Command::InitialData) => {
                         let c = data.is_some();
-                        if c {
+                        if c && self.stranger_log() {
                             conn_warn!(self, "initial packet S crossed\n");
                         }
                         data = Some(s);
@@ -735,18 +865,13 @@ impl Connection {
                     Some(Command::InitialMeta) => {
                         resolve = true;
                         let c = meta.is_some();
-                        if c {
+                        if c && self.stranger_log() {
                             conn_warn!(self, "initial packet M crossed\n");
                         }
                         meta = Some(s);
                         c
                     }
-                    _ => {
-                        if self.stranger_log() {
-                            conn_warn!(self, "Error receiving initial packet\n");
-                        }
-                        true
-                    }
+                    _ => true,
                 };
                 if crossed && sys::random_u64() & 1 != 0 {
                     continue;
@@ -790,17 +915,16 @@ impl Connection {
     }
 
     /// Reads the first packet of an accepted socket: its command, if it is a valid one.
-    fn receive_first(&self, s: &TcpStream, timeout_ms: u32) -> Option<Command> {
+    fn receive_first(&self, s: &TcpStream, timeout_ms: u32) -> core::result::Result<Command, BadFirst> {
         s.set_timeouts(Some(timeout_ms), Some(timeout_ms));
         let mut h = [0u8; 8];
-        s.recv_exact(&mut h).ok()?;
-        let hdr = wire::decode_header(&h, 0).ok()?;
-        if hdr.length != 0 {
-            return None;
-        }
-        match Command::from_u16(hdr.command)? {
-            c @ (Command::InitialData | Command::InitialMeta) => Some(c),
-            _ => None,
+        s.recv_exact(&mut h)
+            .map_err(|err| BadFirst::Recv(ShortRead { err, size: h.len() }))?;
+        let hdr = wire::decode_header(&h, 0)
+            .map_err(|err| BadFirst::Header(BadHeader { err, proto: 80 }))?;
+        match Command::from_u16(hdr.command) {
+            Some(c @ (Command::InitialData | Command::InitialMeta)) if hdr.length == 0 => Ok(c),
+            _ => Err(BadFirst::Command(hdr.command, hdr.length)),
         }
     }
 
@@ -829,15 +953,15 @@ impl Connection {
         data.recv_exact(&mut h).map_err(|e| self.hs_io(e))?;
         let hdr = match wire::decode_header(&h, 0) {
             Ok(hdr) => hdr,
-            Err(_) => {
-                if self.stranger_log() {
-                    conn_err!(self, "Handshake: bad packet header, dropping the connection\n");
+            Err(err) => {
+                if self.handshake_log() {
+                    conn_err!(self, "Handshake: {}\n", BadHeader { err, proto: 80 });
                 }
                 return Err(HandshakeError::Retry);
             }
         };
         if let Err(e) = neg.check_header(&hdr) {
-            if self.stranger_log() {
+            if self.handshake_log() {
                 conn_err!(self, "{}\n", e);
             }
             return Err(HandshakeError::Retry);
@@ -848,7 +972,7 @@ impl Connection {
         let ag = match neg.negotiate(&peer) {
             Ok(a) => a,
             Err(e) => {
-                if self.stranger_log() {
+                if self.handshake_log() {
                     conn_err!(self, "{}\n", e);
                 }
                 return Err(HandshakeError::Retry);
@@ -898,7 +1022,7 @@ impl Connection {
         if e == EINTR && thread::should_stop() {
             return HandshakeError::Stop;
         }
-        if self.stranger_log() {
+        if self.handshake_log() {
             conn_warn!(self, "Handshake failed: socket error {}\n", e.to_errno());
         }
         HandshakeError::Retry
@@ -973,7 +1097,7 @@ impl Connection {
         let mut right = [0u8; 64];
         let rl = tfm.digest(&mine, &mut right).map_err(|_| HandshakeError::Retry)?;
         if got.as_bytes() != &right[..rl] {
-            if self.stranger_log() {
+            if self.handshake_log() {
                 conn_err!(self, "Authentication of peer failed\n");
             }
             return Err(HandshakeError::Retry);
@@ -995,8 +1119,10 @@ impl Connection {
         let hs = wire::header_size(agreed);
         let mut h = [0u8; 16];
         data.recv_exact(&mut h[..hs]).map_err(|e| self.hs_io(e))?;
-        let hdr = wire::decode_header(&h[..hs], agreed).map_err(|_| {
-            conn_err!(self, "Handshake: bad packet header\n");
+        let hdr = wire::decode_header(&h[..hs], agreed).map_err(|err| {
+            if self.handshake_log() {
+                conn_err!(self, "Handshake: {}\n", BadHeader { err, proto: agreed });
+            }
             HandshakeError::Retry
         })?;
         let cmd = Command::from_u16(hdr.command).ok_or(HandshakeError::Retry)?;

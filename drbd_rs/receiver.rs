@@ -11,7 +11,7 @@
 
 use kernel::{prelude::*, sync::Arc};
 
-use crate::connection::{conn_err, conn_info, conn_warn, Failure, Session};
+use crate::connection::{conn_err, conn_info, conn_warn, BadHeader, Failure, Session, ShortRead};
 use crate::device::Device;
 use crate::drbd_core::{
     genl::{ConnState, DiskState, DrbdState, Role, StateRv},
@@ -104,29 +104,28 @@ pub(crate) fn run(s: &Arc<Session>) {
         }
         let hdr = match wire::decode_header(&h[..hs], s.agreed) {
             Ok(hdr) => hdr,
-            Err(e) => {
-                conn_err!(
-                    s.conn,
-                    "Wrong magic value in protocol version {}: {:?}\n",
-                    s.agreed,
-                    e
-                );
+            Err(err) => {
+                conn_err!(s.conn, "{}\n", BadHeader { err, proto: s.agreed });
                 s.fail(Failure::ProtocolError);
                 break;
             }
         };
         let (cmd, rule) = match check_header(Channel::Data, &hdr, s.agreed, s.features) {
             Ok(x) => x,
-            Err(e) => {
-                let name = Command::from_u16(hdr.command).map_or("unknown", |c| c.name());
+            Err(packets::PacketError::UnexpectedCommand { command }) => {
+                let name = Command::from_u16(command).map_or("Unknown", |c| c.name());
                 conn_err!(
                     s.conn,
-                    "Unexpected data packet {} (0x{:04x}), length {}: {}\n",
+                    "Unexpected data packet {} (0x{:04x}), length {}\n",
                     name,
-                    hdr.command,
-                    hdr.length,
-                    e
+                    command,
+                    hdr.length
                 );
+                s.fail(Failure::ProtocolError);
+                break;
+            }
+            Err(e) => {
+                conn_err!(s.conn, "bad packet header: {}\n", e);
                 s.fail(Failure::ProtocolError);
                 break;
             }
@@ -145,7 +144,7 @@ pub(crate) fn run(s: &Arc<Session>) {
                     }
                     Some(payload) => match s.data.recv_exact(payload) {
                         Ok(()) => dispatch(s, hdr.volume, cmd, payload),
-                        Err(e) => Err(Failure::of_error(e)),
+                        Err(e) => Err(short_read(s, cmd, len, e)),
                     },
                 }
             }
@@ -165,6 +164,15 @@ fn volume(s: &Session, vnr: u16, cmd: Command) -> Result<Arc<Device>, Failure> {
             Err(Failure::ProtocolError)
         }
     }
+}
+
+/// A receive inside a packet failed (the peer closed the socket mid-packet, or an error): logs
+/// it, unless the session is already failing, and maps it.
+fn short_read(s: &Session, cmd: Command, size: usize, err: Error) -> Failure {
+    if !s.is_failed() {
+        conn_warn!(s.conn, "error receiving {}: {}\n", cmd.name(), ShortRead { err, size });
+    }
+    Failure::of_error(err)
 }
 
 fn proto_err(s: &Session, cmd: Command, e: packets::PacketError) -> Failure {
@@ -499,25 +507,27 @@ fn receive_barrier(s: &Arc<Session>, nr: u32) -> Result<(), Failure> {
 /// `P_DATA_REPLY` (refused: this node never asks for data yet).
 fn receive_data(s: &Arc<Session>, vnr: u16, cmd: Command, length: u32) -> Result<(), Failure> {
     let mut sub = [0u8; DataHeader::SIZE];
-    s.data.recv_exact(&mut sub).map_err(Failure::of_error)?;
+    s.data
+        .recv_exact(&mut sub)
+        .map_err(|e| short_read(s, cmd, sub.len(), e))?;
     let dh = DataHeader::decode(&sub, s.agreed).map_err(|e| proto_err(s, cmd, e))?;
     let split = packets::split_body(cmd, length - DataHeader::SIZE as u32, 0)
         .map_err(|e| proto_err(s, cmd, e))?;
     if cmd == Command::DataReply {
-        conn_err!(s.conn, "Unexpected data packet {} (0x{:04x}): no read was asked\n", cmd.name(), cmd as u16);
+        // This node never asks the peer for data yet: no reply can match a request.
+        conn_err!(
+            s.conn,
+            "receive_DataReply: failed to find request 0x{:x}, sector {}s\n",
+            dh.block_id,
+            dh.sector
+        );
         return Err(Failure::ProtocolError);
     }
     let d = volume(s, vnr, cmd)?;
     let capacity = d.size_sectors();
     if let Err(e) = packets::check_capacity(dh.sector, split.data, capacity) {
-        conn_err!(
-            s.conn,
-            "request from peer beyond end of local disk: capacity: {}s < sector: {}s + size: {} ({})\n",
-            capacity,
-            dh.sector,
-            split.data,
-            e
-        );
+        // "request from peer beyond end of local disk: capacity: ..s < sector: ..s + size: .."
+        conn_err!(s.conn, "{}: {}\n", cmd.name(), e);
         return Err(Failure::ProtocolError);
     }
     if cmd == Command::Data {
@@ -575,10 +585,10 @@ fn receive_data(s: &Arc<Session>, vnr: u16, cmd: Command, length: u32) -> Result
         }
         off += used;
     }
-    let _ = off;
     if let Err(e) = r {
         undo(s);
-        return Err(Failure::of_error(e));
+        // Nothing of a partly received block is written.
+        return Err(short_read(s, cmd, split.data as usize - off, e));
     }
     let kind = if cmd == Command::Data {
         if dh.dp_flags & DP_SEND_RECEIVE_ACK != 0 {

@@ -171,16 +171,29 @@ impl Tl {
     }
 
     /// `P_BARRIER_ACK`: the oldest closed epoch must be `nr` with `set_size` writes.
-    pub(crate) fn barrier_ack(&mut self, nr: u32, set_size: u32) -> core::result::Result<(), (u32, u32)> {
+    pub(crate) fn barrier_ack(&mut self, nr: u32, set_size: u32) -> core::result::Result<(), BadBarrierAck> {
         match self.epochs.first() {
             Some(e) if e.closed && e.nr == nr && e.writes == set_size => {
                 let _ = self.epochs.remove(0);
                 Ok(())
             }
-            Some(e) => Err((e.nr, e.writes)),
-            None => Err((0, 0)),
+            Some(e) if !e.closed => Err(BadBarrierAck::NoEpoch),
+            Some(e) if e.nr != nr => Err(BadBarrierAck::Number(e.nr)),
+            Some(e) => Err(BadBarrierAck::Writes(e.writes)),
+            None => Err(BadBarrierAck::NoEpoch),
         }
     }
+}
+
+/// Why a `P_BARRIER_ACK` does not match the transfer log (`tl_release`'s checks).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BadBarrierAck {
+    /// No epoch was closed (no `P_BARRIER` sent) and not yet acknowledged.
+    NoEpoch,
+    /// The oldest unacknowledged epoch has this other number.
+    Number(u32),
+    /// The epoch matches, but it had this other number of writes.
+    Writes(u32),
 }
 
 /// The session's send-side epoch bookkeeping for one write or barrier.
@@ -296,7 +309,7 @@ impl Session {
             None => {
                 conn_err!(
                     self.conn,
-                    "Protocol error: ack for an unknown request (block id {:#x}, sector {})\n",
+                    "got_BlockAck: failed to find request 0x{:x}, sector {}s\n",
                     id,
                     sector
                 );
@@ -307,20 +320,29 @@ impl Session {
 
     /// `P_BARRIER_ACK`.
     pub(crate) fn got_barrier_ack(&self, nr: u32, set_size: u32) -> Result<(), Failure> {
-        match self.tl.lock().barrier_ack(nr, set_size) {
-            Ok(()) => Ok(()),
-            Err((exp_nr, exp_size)) => {
-                conn_err!(
-                    self.conn,
-                    "BAD! BarrierAck #{} received with n_writes={}, expected #{} with n_writes={}!\n",
-                    nr,
-                    set_size,
-                    exp_nr,
-                    exp_size
-                );
-                Err(Failure::ProtocolError)
-            }
+        let r = self.tl.lock().barrier_ack(nr, set_size);
+        match r {
+            Ok(()) => return Ok(()),
+            Err(BadBarrierAck::NoEpoch) => conn_err!(
+                self.conn,
+                "BAD! BarrierAck #{} received, but no epoch in tl!?\n",
+                nr
+            ),
+            Err(BadBarrierAck::Number(exp)) => conn_err!(
+                self.conn,
+                "BAD! BarrierAck #{} received, expected #{}!\n",
+                nr,
+                exp
+            ),
+            Err(BadBarrierAck::Writes(exp)) => conn_err!(
+                self.conn,
+                "BAD! BarrierAck #{} received with n_writes={}, expected n_writes={}!\n",
+                nr,
+                set_size,
+                exp
+            ),
         }
+        Err(Failure::ProtocolError)
     }
 
     /// After the session ended: every write without its ack, and every block of an epoch

@@ -47,7 +47,7 @@ stranger() {
     sed 's/^/    stranger| /' /tmp/stranger.err
     [ "$out" = DUT-CLOSED ] || fail "stranger $1: the DUT did not drop the stranger ($out)"
     wait_for 10 "stranger $1: r0 in /$3/" proc_has 0 "cs:($3) "
-    line=$(expect_log "stranger-$1" "$2")
+    line=$(expect_log "stranger-$1" "$2") || { echo "$line"; exit 1; }
     state=$(proc_line 0 | sed 's/.*cs:\([A-Za-z]*\).*/\1/')
     log "stranger $1: DUT-CLOSED, cs:$state, logged: $line"
     echo "stranger $1: DUT-CLOSED cs:$state log: $line" >> $SUMMARY
@@ -72,7 +72,7 @@ peer() {
     out=$(cat /tmp/peer.out)
     [ "$out" = DUT-CLOSED ] || fail "peer $1: the DUT kept the connection ($out)"
     wait_for 15 "peer $1: r0 waiting again" proc_has 0 'cs:(WFConnection|Unconnected) '
-    line=$(expect_log "peer-$1" "$2")
+    line=$(expect_log "peer-$1" "$2") || { echo "$line"; exit 1; }
     log "peer $1: DUT-CLOSED, back to WFConnection, logged: $line"
     echo "peer $1: DUT-CLOSED cs:WFConnection log: $line" >> $SUMMARY
 }
