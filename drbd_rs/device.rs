@@ -1218,18 +1218,19 @@ impl Device {
         self.io.oos_weight()
     }
 
-    /// Sector counters of replication.
+    /// Data received from the peer and written to the local disk (`nr:`, and `dw:` as the C
+    /// module counts every local write).
     pub(crate) fn count_received(&self, bytes: u32) {
-        self.io
-            .recv_sectors
-            .fetch_add(u64::from(bytes) >> 9, Ordering::Relaxed);
+        let sectors = u64::from(bytes) >> 9;
+        self.io.recv_sectors.fetch_add(sectors, Ordering::Relaxed);
+        self.io.written_sectors.fetch_add(sectors, Ordering::Relaxed);
     }
 
-    /// See [`Device::count_received`].
+    /// Data read from the local disk for the peer (`ns:` once sent, and `dr:`).
     pub(crate) fn count_sent(&self, bytes: u32) {
-        self.io
-            .send_sectors
-            .fetch_add(u64::from(bytes) >> 9, Ordering::Relaxed);
+        let sectors = u64::from(bytes) >> 9;
+        self.io.send_sectors.fetch_add(sectors, Ordering::Relaxed);
+        self.io.read_sectors.fetch_add(sectors, Ordering::Relaxed);
     }
 
     /// Sectors sent to and received from the peer.

@@ -177,12 +177,13 @@ impl ProcShow for DrbdProc {
                 return;
             };
             for (minor, pos) in minors.iter() {
-                let dev = &reg.resources[pos.res].volumes[pos.vol].device;
+                let r = &reg.resources[pos.res];
+                let dev = &r.volumes[pos.vol].device;
                 let d = ProcDevice {
                     minor: *minor,
                     state: dev.state(),
                     stats: crate::resource::device_stats(dev),
-                    protocol: None,
+                    protocol: r.conn.as_ref().map(|(c, _)| c.settings.lock().protocol),
                     epochs: 1,
                 };
                 if devices.push(d, GFP_KERNEL).is_err() {

@@ -82,6 +82,7 @@ scenarios=(
     "kill-primary tool=drbdsetup-84 module=drbd"
     "kill-primary tool=drbdsetup-84 module=drbd_rs"
     "hostile-peer tool=drbdsetup-84 module=drbd"
+    "hostile-peer tool=drbdsetup-84 module=drbd_rs"
 )
 for s in "${scenarios[@]}"; do
     stamp "scenario: $s"
