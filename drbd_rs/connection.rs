@@ -779,8 +779,10 @@ impl Connection {
         }
         drop(listener);
         if !thread::should_stop() {
-            // Gave up on our own (incompatible peer): StandAlone, as the C module goes.
+            // Gave up on our own (incompatible peer): StandAlone without a network
+            // configuration, as the C module goes.
             self.detach_devices(ConnState::StandAlone);
+            crate::nl::forget_connection(&self);
         }
     }
 

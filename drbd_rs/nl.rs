@@ -1524,6 +1524,10 @@ fn connect(ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {
     if !(1..=3).contains(&settings.protocol) {
         return Ok(RetCode::InvalidRequest as i32);
     }
+    let ret = check_algs(&conf);
+    if ret != NO_ERROR {
+        return Ok(ret);
+    }
     if !conf.str(3).is_empty() {
         ctx.info("data-integrity-alg is not supported by drbd-rs");
         return Ok(RetCode::IntegrityAlg as i32);
@@ -1570,6 +1574,54 @@ fn connect(ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {
     }
 }
 
+/// `alloc_crypto`: every algorithm named in a `net_conf` must exist in the kernel (csums,
+/// verify, data-integrity, then `hmac(<cram-hmac-alg>)`), else `ERR_*_ALG`.
+fn check_algs(conf: &Conf) -> i32 {
+    let exists = |prefix: &[u8], name: &[u8], suffix: &[u8]| -> bool {
+        let mut buf = [0u8; 80];
+        let n = prefix.len() + name.len() + suffix.len();
+        if n + 1 > buf.len() {
+            return false;
+        }
+        buf[..prefix.len()].copy_from_slice(prefix);
+        buf[prefix.len()..prefix.len() + name.len()].copy_from_slice(name);
+        buf[prefix.len() + name.len()..n].copy_from_slice(suffix);
+        match CStr::from_bytes_with_nul(&buf[..=n]) {
+            Ok(c) => crate::sys::crypto::Shash::new(c).is_ok(),
+            Err(_) => false,
+        }
+    };
+    for (id, err) in [
+        (5u16, RetCode::CsumsAlg),
+        (4, RetCode::VerifyAlg),
+        (3, RetCode::IntegrityAlg),
+    ] {
+        let name = conf.str(id);
+        if !name.is_empty() && !exists(b"", name, b"") {
+            return err as i32;
+        }
+    }
+    let cram = conf.str(2);
+    if !cram.is_empty() && !exists(b"hmac(", cram, b")") {
+        return RetCode::AuthAlg as i32;
+    }
+    NO_ERROR
+}
+
+/// Forgets the network configuration of the resource whose connection is `c` (its receiver
+/// gave up: incompatible peer settings, as the C module's "Discarding network
+/// configuration").
+pub(crate) fn forget_connection(c: &Connection) {
+    let old = {
+        let mut reg = REGISTRY.lock();
+        reg.resources
+            .iter_mut()
+            .find(|r| r.conn.as_ref().is_some_and(|(x, _)| core::ptr::eq(&**x, c)))
+            .and_then(|r| r.conn.take())
+    };
+    drop(old);
+}
+
 /// `disconnect` (with or without `--force`): the connection stops and forgets its settings.
 fn disconnect(_ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {
     let Some(idx) = found.resource else {
@@ -1596,6 +1648,10 @@ fn chg_net_opts(ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {
     if new.num(6) != conf.num(6) {
         ctx.info("cannot change protocol while connected");
         return Ok(RetCode::InvalidRequest as i32);
+    }
+    let ret = check_algs(&new);
+    if ret != NO_ERROR {
+        return Ok(ret);
     }
     let Ok(settings) = NetSettings::from_conf(&new) else {
         return Ok(RetCode::Nomem as i32);

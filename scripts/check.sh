@@ -69,6 +69,7 @@ scenarios=(
     "single-node-io tool=drbdsetup-rs module=drbd_rs"
     # Replication: drbd-rs with itself, with the C DRBD in both directions (mixed pairs), a full
     # sync of a prefilled 256 MiB device, protocols A, B and C, killed nodes, hostile peers.
+    "tool-compat module=drbd_rs"
     "replicate-loopback tool=drbdsetup-84 module=drbd_rs"
     "replicate-loopback tool=drbdsetup-rs module=drbd_rs"
     "replicate-two-guests tool=drbdsetup-84 module=drbd_rs"
