@@ -7,13 +7,18 @@
 # timeout: 300
 SIZE=16M SEED=777
 me=192.0.2.$((NODE + 1)) peer=192.0.2.$((2 - NODE))
+# auth=yes: both sides authenticate each other with cram-hmac (sha1) and a shared secret.
+AUTH=
+for kv in "$@"; do
+    case "$kv" in auth=yes) AUTH="--cram-hmac-alg=sha1 --shared-secret=two-guests-secret" ;; esac
+done
 
 load_drbd
 create_md 0 /dev/vda
 drbdsetup new-resource r0
 drbdsetup new-minor r0 0 0
 drbdsetup attach 0 /dev/vda /dev/vda internal
-drbdsetup connect r0 ipv4:$me:7789 ipv4:$peer:7789 --protocol=C
+drbdsetup connect r0 ipv4:$me:7789 ipv4:$peer:7789 --protocol=C $AUTH
 wait_for 120 "connected" proc_has 0 'cs:(Connected|SyncSource|SyncTarget)'
 
 if [ "$NODE" = 0 ]; then
