@@ -1276,7 +1276,12 @@ impl Device {
             lower: Some(ldev.lower.file()),
             max_hw_sectors: max_bio >> 9,
             max_segments: BLK_MAX_SEGMENTS,
-            max_discard_sectors: 0,
+            // A peer takes discards of up to DRBD_MAX_BATCH_BIO_SIZE in one `P_TRIM`.
+            max_discard_sectors: if ldev.lower.file().max_discard_sectors() != 0 {
+                packets::DRBD_MAX_BATCH_BIO_SIZE >> 9
+            } else {
+                0
+            },
             max_write_zeroes_sectors: 0,
         };
         if let Err(e) = self.disk.set_limits(&params) {

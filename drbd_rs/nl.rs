@@ -1524,6 +1524,12 @@ fn connect(ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {
     if !(1..=3).contains(&settings.protocol) {
         return Ok(RetCode::InvalidRequest as i32);
     }
+    if settings.two_primaries {
+        // Concurrent writes of two Primaries to the same blocks need DRBD's conflict
+        // detection, which drbd-rs does not have yet; refusing is better than diverging.
+        ctx.info("allow-two-primaries is not supported by drbd-rs yet");
+        return Ok(RetCode::InvalidRequest as i32);
+    }
     let ret = check_algs(&conf);
     if ret != NO_ERROR {
         return Ok(ret);
@@ -1656,6 +1662,10 @@ fn chg_net_opts(ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {
     let Ok(settings) = NetSettings::from_conf(&new) else {
         return Ok(RetCode::Nomem as i32);
     };
+    if settings.two_primaries {
+        ctx.info("allow-two-primaries is not supported by drbd-rs yet");
+        return Ok(RetCode::InvalidRequest as i32);
+    }
     *conn.settings.lock() = settings;
     *conf = new;
     Ok(NO_ERROR)

@@ -161,6 +161,95 @@ impl WorkItem for PeerWrite {
     }
 }
 
+/// A discard (`P_TRIM`) or zero-out (`P_ZEROES`) the peer sent, applied to our disk and then
+/// acknowledged like a write.
+#[pin_data]
+pub(crate) struct PeerDiscard {
+    session: Arc<Session>,
+    dev: Arc<Device>,
+    vnr: u16,
+    sector: u64,
+    bytes: u32,
+    block_id: u64,
+    write_ack: bool,
+    /// `P_ZEROES` (must read back zeroes) rather than `P_TRIM` (a hint).
+    zeroes: bool,
+    failed: AtomicBool,
+    #[pin]
+    work: Work<PeerDiscard>,
+}
+
+impl_has_work! {
+    impl HasWork<Self> for PeerDiscard { self.work }
+}
+
+impl PeerDiscard {
+    /// Wraps a received discard of `bytes` at `sector`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        session: Arc<Session>,
+        dev: Arc<Device>,
+        vnr: u16,
+        sector: u64,
+        bytes: u32,
+        block_id: u64,
+        write_ack: bool,
+        zeroes: bool,
+    ) -> Result<Arc<PeerDiscard>> {
+        Arc::pin_init(
+            pin_init!(PeerDiscard {
+                session,
+                dev,
+                vnr,
+                sector,
+                bytes,
+                block_id,
+                write_ack,
+                zeroes,
+                failed: AtomicBool::new(false),
+                work <- new_work!("PeerDiscard::work"),
+            }),
+            crate::request::GFP_NOIO_FLAGS,
+        )
+    }
+}
+
+impl LocalIo for PeerDiscard {
+    fn local_io_done(this: Arc<Self>, status: BlkStatus) {
+        // A discard the device does not support leaves the data as it was, which is what a
+        // discard may do; a failed zero-out is a failed write.
+        if status != BlkStatus::OK && (this.zeroes || status != BlkStatus::NOTSUPP) {
+            this.failed.store(true, Ordering::Relaxed);
+        }
+        let _ = workqueue::system_long().enqueue(this);
+    }
+}
+
+impl WorkItem for PeerDiscard {
+    type Pointer = Arc<PeerDiscard>;
+
+    fn run(this: Arc<PeerDiscard>) {
+        let s = &this.session;
+        let failed = this.failed.load(Ordering::Relaxed);
+        if failed {
+            this.dev.oos_set(this.sector, this.bytes);
+        }
+        if this.write_ack {
+            let a = BlockAck {
+                sector: this.sector,
+                block_id: this.block_id,
+                blksize: this.bytes,
+                seq_num: s.next_ack_seq(),
+            };
+            let cmd = if failed { Command::NegAck } else { Command::WriteAck };
+            let _ = s.send_meta(this.vnr, &Packet::BlockAck(cmd, a));
+        }
+        let mut rx = s.rx.lock();
+        rx.inflight -= 1;
+        s.rx_cv.notify_all();
+    }
+}
+
 /// A read the peer asked for.
 #[pin_data]
 pub(crate) struct PeerRead {

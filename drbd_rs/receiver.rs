@@ -22,7 +22,7 @@ use crate::drbd_core::{
     uuid::{self, Event, Outcome, PeerUuids},
     wire::{self, Command},
 };
-use crate::peer_io::{PeerRead, PeerWrite, WriteKind};
+use crate::peer_io::{PeerDiscard, PeerRead, PeerWrite, WriteKind};
 use crate::sys::{bdev::WriteFlags, pages::PageBuf};
 
 /// Payload buffer for everything but data (the largest is a bitmap packet: 4 KiB).
@@ -636,27 +636,35 @@ fn send_block_ack(
         .map_err(Failure::of_error)
 }
 
-/// `P_TRIM` / `P_ZEROES`: discard on the backing device, acked like a write.
+/// `P_TRIM` / `P_ZEROES`: the range is discarded (`P_TRIM`, as the C receiver does: what a
+/// discarded range reads back is the backing devices' business on both nodes) or zeroed
+/// (`P_ZEROES`) on the backing device, counted in the epoch like a write, and acknowledged as
+/// the peer asked.
 fn receive_trim(s: &Arc<Session>, vnr: u16, d: &Arc<Device>, cmd: Command, t: &Trim) -> Result<(), Failure> {
     if let Err(e) = t.check_capacity(d.size_sectors()) {
-        conn_err!(s.conn, "{} beyond end of local disk: {}\n", cmd.name(), e);
+        conn_err!(s.conn, "{}: request from peer beyond end of local disk: {}\n", cmd.name(), e);
         return Err(Failure::ProtocolError);
     }
-    // Simplest correct handling: write zeroes is not needed for correctness of a discard
-    // (the data is undefined afterwards on DRBD too); we discard, then ack.
     let Some(lower) = d.lower() else {
+        conn_err!(s.conn, "Can not write data: no backing device\n");
         return Err(Failure::ProtocolError);
     };
-    let _ = lower;
-    {
-        let mut rx = s.rx.lock();
-        rx.writes += 1;
+    if t.size == 0 {
+        return send_block_ack(s, vnr, Command::WriteAck, t.data.sector, t.data.block_id, 0);
     }
-    if t.data.dp_flags & DP_SEND_WRITE_ACK != 0 {
-        send_block_ack(s, vnr, Command::WriteAck, t.data.sector, t.data.block_id, t.size)?;
-    } else if t.data.dp_flags & DP_SEND_RECEIVE_ACK != 0 {
+    if t.data.dp_flags & DP_SEND_RECEIVE_ACK != 0 {
         send_block_ack(s, vnr, Command::RecvAck, t.data.sector, t.data.block_id, t.size)?;
     }
+    let write_ack = t.data.dp_flags & DP_SEND_WRITE_ACK != 0 || (s.agreed < 100 && s.protocol == 3);
+    let zeroes = cmd == Command::Zeroes;
+    let pd = PeerDiscard::new(s.clone(), d.clone(), vnr, t.data.sector, t.size, t.data.block_id, write_ack, zeroes)
+        .map_err(|_| Failure::NetworkFailure)?;
+    {
+        let mut rx = s.rx.lock();
+        rx.inflight += 1;
+        rx.writes += 1;
+    }
+    lower.discard(t.data.sector, t.size, zeroes, pd);
     Ok(())
 }
 

@@ -2,8 +2,8 @@
 # peer and filled with patterned data; connecting then runs the full sync, which must carry that
 # data to r1. Then, for each replication protocol (A, B, C) in turn, the connection is re-made
 # with it (disconnect + connect: a bitmap-based resync of nothing) and 16 MiB of new patterned
-# data are written on r0. After a role switch r1 verifies every region block by block, and the
-# checksums of the whole data area must agree.
+# data are written on r0; then 8 MiB are discarded. After a role switch r1 verifies every
+# written region block by block, and the checksums of the whole data area must agree.
 # guests: 1
 # disks: 256M 256M
 # timeout: 420
@@ -36,6 +36,9 @@ for P in A B C; do
     testdata write /dev/drbd0 --seed $((20 + n)) --offset $((n * 16))M --size 16M
     n=$((n + 1))
 done
+# A discard travels as P_TRIM; whatever the backing devices then read back, both must agree
+# (the checksum of the whole area below covers it).
+run blkdiscard -o $((200 << 20)) -l $((8 << 20)) /dev/drbd0
 checksum_line primary sum /dev/drbd0 --size $FULL
 
 drbdsetup secondary 0
@@ -45,7 +48,8 @@ for P in A B C; do
     testdata verify /dev/drbd1 --seed $((20 + n)) --offset $((n * 16))M --size 16M
     n=$((n + 1))
 done
-testdata verify /dev/drbd1 --seed $SEED_FULL --offset 48M --size 192M
+testdata verify /dev/drbd1 --seed $SEED_FULL --offset 48M --size 152M
+testdata verify /dev/drbd1 --seed $SEED_FULL --offset 208M --size 32M
 checksum_line secondary sum /dev/drbd1 --size $FULL
 cat /proc/drbd
 drbdsetup secondary 1
