@@ -148,35 +148,45 @@ impl DiskOps for DeviceIo {
             }
             lower
         };
-        let Some(lower) = lower else {
-            // Diskless (or detaching): no data to serve. A peer will serve it later.
-            return rq.end(BlkStatus::IOERR);
-        };
         let sectors = u64::from(rq.bytes()) >> 9;
         let op = rq.op();
         match op {
-            ReqOp::Read => self.read_sectors.fetch_add(sectors, Ordering::Relaxed),
-            ReqOp::Write => self.written_sectors.fetch_add(sectors, Ordering::Relaxed),
+            ReqOp::Read if lower.is_some() => {
+                self.read_sectors.fetch_add(sectors, Ordering::Relaxed)
+            }
+            ReqOp::Write if lower.is_some() => {
+                self.written_sectors.fetch_add(sectors, Ordering::Relaxed)
+            }
             _ => 0,
         };
         match op {
-            ReqOp::Write | ReqOp::Discard | ReqOp::WriteZeroes => self.write(rq, &lower),
+            ReqOp::Write | ReqOp::Discard | ReqOp::WriteZeroes => self.write(rq, lower.as_ref()),
+            ReqOp::Read => self.read(rq, lower.as_ref()),
             ReqOp::Flush => {
                 if let Some((s, _)) = self.replicating_session() {
                     let _ = s.close_epoch();
                 }
-                lower.submit(rq);
+                match lower.as_ref() {
+                    Some(l) => l.submit(rq),
+                    // Diskless: the peer flushes at the barrier just sent.
+                    None => rq.end(BlkStatus::OK),
+                }
             }
-            _ => lower.submit(rq),
+            _ => match lower.as_ref() {
+                Some(l) => l.submit(rq),
+                None => rq.end(BlkStatus::IOERR),
+            },
         }
         // Our reference goes before `users` does, so a detach waiting for `users == 0` holds
         // the last one and closes the backing device itself, never a `queue_rq` (which may run
         // inside another `submit_bio` and must not wait for its own bios).
-        drop(lower);
-        let mut st = self.st.lock();
-        st.users -= 1;
-        if st.users == 0 {
-            self.idle.notify_all();
+        if let Some(lower) = lower {
+            drop(lower);
+            let mut st = self.st.lock();
+            st.users -= 1;
+            if st.users == 0 {
+                self.idle.notify_all();
+            }
         }
     }
 }
@@ -203,26 +213,86 @@ impl DeviceIo {
     }
 
     /// A write (or discard): to the local disk, and to the peer when it follows; otherwise
-    /// its blocks are out of sync.
-    fn write(&self, rq: IoRequest, lower: &Arc<LowerDev>) {
-        let Some((s, vnr)) = self.replicating_session() else {
-            self.oos_set(rq.sector(), rq.bytes());
-            return lower.submit(rq);
+    /// its blocks are out of sync. Without a local disk only the peer gets it.
+    fn write(&self, rq: IoRequest, lower: Option<&Arc<LowerDev>>) {
+        let session = self.replicating_session();
+        let (s, vnr) = match (session, lower) {
+            (Some(x), _) if rq.op() != ReqOp::WriteZeroes || lower.is_none() => x,
+            (_, Some(lower)) => {
+                self.oos_set(rq.sector(), rq.bytes());
+                return lower.submit(rq);
+            }
+            (_, None) => return rq.end(BlkStatus::IOERR),
         };
-        if rq.op() == ReqOp::WriteZeroes {
-            self.oos_set(rq.sector(), rq.bytes());
-            return lower.submit(rq);
-        }
         let bytes = rq.bytes();
         let req = match Req::new(rq, s.conn.clone(), vnr) {
             Ok(r) => r,
             Err(_) => return,
         };
-        lower.submit_request(req.clone());
+        if let Some(lower) = lower {
+            lower.submit_request(req.clone());
+        }
         if s.send_write(vnr, &req, s.protocol).is_err() {
-            self.oos_set(req.sector, req.bytes);
+            if lower.is_some() {
+                self.oos_set(req.sector, req.bytes);
+            } else {
+                req.fail();
+            }
         } else {
             self.send_sectors.fetch_add(u64::from(bytes) >> 9, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether a read of `bytes` at `sector` may be served by the local disk
+    /// (`drbd_may_do_local_read`): UpToDate data, or a SyncTarget's blocks already in sync.
+    fn may_read_locally(&self, sector: u64, bytes: u32) -> bool {
+        let st = self.state();
+        if st.disk == DiskState::UpToDate {
+            return true;
+        }
+        if st.disk != DiskState::Inconsistent
+            || !matches!(st.conn, ConnState::SyncTarget | ConnState::PausedSyncT)
+        {
+            return false;
+        }
+        let Some((a, b)) = oos::touched_bits(sector, bytes) else {
+            return true;
+        };
+        let bm = self.bm.lock();
+        oos::next_set(&bm.words, bm.bits, a).is_none_or(|n| n > b)
+    }
+
+    /// A read: from the local disk when its data is good there, else from an UpToDate peer
+    /// (`P_DATA_REQUEST`), else from the local disk anyway when there is no peer to ask (a
+    /// standalone device serves what it has), else an I/O error.
+    fn read(&self, rq: IoRequest, lower: Option<&Arc<LowerDev>>) {
+        if let Some(l) = lower {
+            if self.may_read_locally(rq.sector(), rq.bytes()) {
+                return l.submit(rq);
+            }
+        }
+        let peer = {
+            let st = self.state();
+            if st.conn.raw() >= ConnState::Connected.raw() && st.pdsk == DiskState::UpToDate {
+                self.peer
+                    .lock()
+                    .clone()
+                    .and_then(|(c, vnr)| c.session().map(|s| (s, vnr)))
+            } else {
+                None
+            }
+        };
+        match (peer, lower) {
+            (Some((s, vnr)), _) => {
+                let Ok(req) = Req::new(rq, s.conn.clone(), vnr) else {
+                    return;
+                };
+                if s.send_read(vnr, &req).is_err() {
+                    req.fail();
+                }
+            }
+            (None, Some(l)) if self.state().conn == ConnState::StandAlone => l.submit(rq),
+            _ => rq.end(BlkStatus::IOERR),
         }
     }
 
@@ -1247,12 +1317,30 @@ impl Device {
         &self,
         peer_d: u64,
         peer_u: u64,
-        _peer_c: u64,
+        peer_c: u64,
         peer_max_bio: u32,
     ) -> core::result::Result<bool, ()> {
         let mut cfg = self.cfg.lock();
         let Some(ldev) = cfg.ldev.as_mut() else {
-            return Ok(false);
+            // Diskless: the device is what the peer has (its current size, else its disk).
+            let size = if peer_c != 0 { peer_c } else { peer_d };
+            let params = QueueParams {
+                max_hw_sectors: peer_max_bio
+                    .clamp(state::DRBD_MAX_BIO_SIZE_SAFE, state::DRBD_MAX_BIO_SIZE)
+                    >> 9,
+                ..DISKLESS_LIMITS
+            };
+            if let Err(e) = self.disk.set_limits(&params) {
+                pr_err!("drbd{}: setting new queue limits failed ({})\n", self.minor, e.to_errno());
+            }
+            let cur = self.size_sectors();
+            if size == cur {
+                return Ok(false);
+            }
+            pr_info!("drbd{}: size = {} sectors (was {}), from the peer\n", self.minor, size, cur);
+            self.io.st.lock().size_sectors = size;
+            self.disk.set_capacity(size);
+            return Ok(true);
         };
         let st = self.state();
         let cur = self.size_sectors();
