@@ -31,7 +31,7 @@ use crate::drbd_core::{
     oos, packets,
     uuid::PeerUuids,
     meta::{
-        MetaDisk, MetaError, Superblock, AL_EXTENT_SIZE, DRBD_MD_MAGIC_08,
+        MetaDisk, MetaError, Superblock, AL_EXTENT_SIZE, DRBD_MD_MAGIC_08, UUID_JUST_CREATED,
         DRBD_MD_MAGIC_84_UNCLEAN, MDF_AL_CLEAN, MD_128MB_SECT, MD_4KB_SECT,
         MIN_FLEX_MD_DEVICE_SECTORS, UI_CURRENT, UI_SIZE,
     },
@@ -343,6 +343,9 @@ pub(crate) struct PeerInfo {
     peer_resync_rate: u32,
     /// Bitmap transfer in progress (receive side).
     bm_rx: Option<XferCtx>,
+    /// The bitmap was set wholesale at attach because the real one is not known (it is not
+    /// kept on disk yet); a handshake that finds both disks UpToDate with equal data clears it.
+    bm_unknown: bool,
     /// Resync: bits at the start, failed blocks, next bit to ask for, requests in flight,
     /// start time (jiffies in ms).
     rs_cursor: u64,
@@ -757,7 +760,17 @@ impl Device {
             crashed_primary,
             my_max,
         });
+        drop(cfg);
         self.oos_resize(size);
+        self.oos_clear_all();
+        // The bitmap lives in memory only (no on-disk bitmap yet): what was out of sync before
+        // this attach is unknown, so all of it is, until a handshake proves the peer equal or
+        // a resync clears it. Fresh meta-data has nothing to lose.
+        let unknown = (md.uuids[UI_CURRENT] & !1) != UUID_JUST_CREATED;
+        self.peer_info.lock().bm_unknown = unknown;
+        if unknown {
+            self.oos_set_all();
+        }
         Ok(())
     }
 
@@ -1272,6 +1285,22 @@ impl Device {
     /// Marks the blocks `bytes` at `sector` covers in sync.
     pub(crate) fn oos_clear(&self, sector: u64, bytes: u32) {
         self.io.oos_clear(sector, bytes);
+    }
+
+    /// No block out of sync.
+    fn oos_clear_all(&self) {
+        let mut bm = self.io.bm.lock();
+        for w in bm.words.iter_mut() {
+            *w = 0;
+        }
+    }
+
+    /// After a handshake that found no resync needed with both disks UpToDate: a bitmap that
+    /// was only assumed full at attach is cleared (the data are equal).
+    pub(crate) fn handshake_found_equal(&self) {
+        if core::mem::take(&mut self.peer_info.lock().bm_unknown) {
+            self.oos_clear_all();
+        }
     }
 
     /// Every block out of sync (a full sync).

@@ -350,7 +350,12 @@ fn receive_state(s: &Arc<Session>, vnr: u16, d: &Arc<Device>, ps: DrbdState) -> 
                 }
                 return Err(Failure::ProtocolError);
             }
-            Outcome::Connected => ns_conn = ConnState::Connected,
+            Outcome::Connected => {
+                ns_conn = ConnState::Connected;
+                if d.state().disk == DiskState::UpToDate && real_peer_disk == DiskState::UpToDate {
+                    d.handshake_found_equal();
+                }
+            }
             Outcome::SyncSource { full } => {
                 if full {
                     d.oos_set_all();
