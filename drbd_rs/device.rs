@@ -18,7 +18,7 @@
 //! copies, so `open(2)` and `queue_rq` never wait for meta-data I/O. A role change checks and
 //! commits under `st`, so no open can slip between the check and the change.
 
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use kernel::{
     prelude::*,
     sync::{new_condvar, new_mutex, new_spinlock, Arc, CondVar, Mutex, SpinLock},
@@ -113,6 +113,10 @@ struct DeviceIo {
     /// Resync: bits out of sync at its start, and blocks that failed.
     rs_total: AtomicU64,
     rs_failed: AtomicU64,
+    /// Resync sectors answered since the request thread last looked.
+    rs_sect_in: AtomicU32,
+    /// The running resync was finished (set by the one caller of `finish_resync` that does).
+    rs_finished: AtomicBool,
 }
 
 /// The out-of-sync bitmap's storage.
@@ -350,6 +354,8 @@ pub(crate) struct PeerInfo {
     /// start time (jiffies in ms).
     rs_cursor: u64,
     rs_inflight: u32,
+    /// The SyncTarget's request thread.
+    rs_ticker: Option<crate::sys::thread::KThread>,
     rs_start_ms: u64,
 }
 
@@ -413,6 +419,8 @@ impl Device {
                 recv_sectors: AtomicU64::new(0),
                 rs_total: AtomicU64::new(0),
                 rs_failed: AtomicU64::new(0),
+                rs_sect_in: AtomicU32::new(0),
+                rs_finished: AtomicBool::new(false),
             }),
             GFP_KERNEL,
         )?;
@@ -1563,6 +1571,8 @@ impl Device {
             let mut pi = self.peer_info.lock();
             self.io.rs_total.store(total, Ordering::Relaxed);
             self.io.rs_failed.store(0, Ordering::Relaxed);
+            self.io.rs_sect_in.store(0, Ordering::Relaxed);
+            self.io.rs_finished.store(false, Ordering::Release);
             pi.rs_cursor = 0;
             pi.rs_inflight = 0;
             pi.rs_start_ms = sys::jiffies_ms();
@@ -1584,16 +1594,13 @@ impl Device {
         );
     }
 
-    /// The next resync request, if the window has room and bits are left.
-    pub(crate) fn rs_next_request(&self, window: u32, max: u32) -> Option<oos::ResyncRequest> {
+    /// The next resync request of at most `max` bytes, if bits are left to ask for.
+    pub(crate) fn rs_next_request(&self, max: u32) -> Option<oos::ResyncRequest> {
         if self.state().conn != ConnState::SyncTarget {
             return None;
         }
         let cap = self.size_sectors();
         let mut pi = self.peer_info.lock();
-        if pi.rs_inflight >= window {
-            return None;
-        }
         let (req, next) = {
             let bm = self.io.bm.lock();
             oos::plan_request(&bm.words, bm.bits, cap, pi.rs_cursor, max)?
@@ -1616,8 +1623,20 @@ impl Device {
         inflight == 0 && (cursor >= bits || self.io.oos_weight() == 0)
     }
 
-    /// A resync request was answered.
-    pub(crate) fn rs_reply_done(&self, failed: bool) {
+    /// Stores the SyncTarget's request thread (the previous one, finished, goes).
+    pub(crate) fn set_rs_ticker(&self, t: Option<crate::sys::thread::KThread>) {
+        let old = core::mem::replace(&mut self.peer_info.lock().rs_ticker, t);
+        drop(old);
+    }
+
+    /// Sectors of resync data answered since the last call (`rs_sect_in`).
+    pub(crate) fn take_rs_sect_in(&self) -> u32 {
+        self.io.rs_sect_in.swap(0, Ordering::AcqRel)
+    }
+
+    /// A resync request of `bytes` was answered.
+    pub(crate) fn rs_reply_done(&self, failed: bool, bytes: u32) {
+        self.io.rs_sect_in.fetch_add(bytes >> 9, Ordering::AcqRel);
         let mut pi = self.peer_info.lock();
         pi.rs_inflight = pi.rs_inflight.saturating_sub(1);
         if failed {
@@ -1637,12 +1656,17 @@ impl Device {
         self.peer_info.lock().rs_inflight > 0
     }
 
-    /// Resets the resync bookkeeping (session ended).
+    /// Resets the resync bookkeeping (session ended) and stops the request thread.
     pub(crate) fn rs_abort(&self) {
-        let mut pi = self.peer_info.lock();
-        pi.rs_inflight = 0;
-        pi.rs_cursor = 0;
-        pi.bm_rx = None;
+        let ticker = {
+            let mut pi = self.peer_info.lock();
+            pi.rs_inflight = 0;
+            pi.rs_cursor = 0;
+            pi.bm_rx = None;
+            pi.rs_ticker.take()
+        };
+        // Outside the lock: the thread may be waiting for it.
+        drop(ticker);
     }
 
     /// Resync progress: (total bits, bits left, failed), while resyncing.
@@ -1662,6 +1686,11 @@ impl Device {
         let Some(side) = uuid::ResyncSide::from_conn(st.conn) else {
             return false;
         };
+        // The source's last ack and its peer's state, or the target's last reply and its
+        // request thread, may both find the resync done: only one finishes it.
+        if self.io.rs_finished.swap(true, Ordering::AcqRel) {
+            return false;
+        }
         let (failed, total, start) = {
             let pi = self.peer_info.lock();
             (

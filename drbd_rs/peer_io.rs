@@ -155,7 +155,7 @@ impl WorkItem for PeerWrite {
                     this.dev.oos_clear(this.sector, bytes);
                     ack(Command::RsWriteAck, ID_SYNCER);
                 }
-                crate::resync::target_reply_done(s, &this.dev, this.vnr, failed);
+                crate::resync::target_reply_done(s, &this.dev, this.vnr, failed, bytes);
             }
         }
     }

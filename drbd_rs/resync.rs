@@ -15,18 +15,20 @@
 
 use kernel::{prelude::*, sync::Arc};
 
+use crate::sys::thread::{self, KThread};
+
 use crate::connection::{conn_err, conn_info, DataTx, Failure, Session};
 use crate::device::Device;
 use crate::drbd_core::{
     bitmap_codec::{BitmapPacket, Step},
     genl::{ConnState, DiskState},
     packets::{BlockRequest, Packet, RsUuid, ID_SYNCER},
+    resync_ctl,
     wire::{self, Command},
 };
 
-/// Requests a SyncTarget keeps in flight.
-const RS_WINDOW: u32 = 16;
-/// Largest resync request (`DRBD_MAX_BIO_SIZE` would do; 128 KiB keeps the window busy).
+/// Largest resync request: runs of out-of-sync blocks are asked for in one request up to this
+/// size (the C target merges up to its max BIO size).
 const RS_MAX_REQUEST: u32 = 128 * 1024;
 
 /// Enters the bitmap exchange as source: send our bitmap.
@@ -115,51 +117,82 @@ pub(crate) fn receive_sync_uuid(s: &Arc<Session>, vnr: u16, d: &Arc<Device>, uui
     d.receive_sync_uuid(uuid);
     d.start_resync(ConnState::SyncTarget);
     crate::receiver::send_state(s, vnr, d).map_err(Failure::of_error)?;
-    fill_window(s, vnr, d)
+    start_ticker(s, vnr, d)
 }
 
-/// Sends resync requests until the window is full or no bit is left to ask for.
-fn fill_window(s: &Arc<Session>, vnr: u16, d: &Arc<Device>) -> Result<(), Failure> {
-    loop {
-        let Some(req) = d.rs_next_request(RS_WINDOW, RS_MAX_REQUEST) else {
-            break;
-        };
-        let br = BlockRequest {
-            sector: req.sector,
-            block_id: ID_SYNCER,
-            blksize: req.bytes,
-        };
-        s.send(crate::connection::Sock::Data, vnr, &Packet::BlockRequest {
-            command: Command::RsDataRequest,
-            request: br,
-            digest: &[],
-        })
-        .map_err(Failure::of_error)?;
+/// Starts the SyncTarget's request thread (`drbd_rs_<name>`): every 100 ms it asks the
+/// controller how much to request (`resync-rate`, or the `c-*` controller) and sends that many
+/// `P_RS_DATA_REQUEST`s, until the bitmap is clean or the resync ends otherwise.
+fn start_ticker(s: &Arc<Session>, vnr: u16, d: &Arc<Device>) -> Result<(), Failure> {
+    let (s2, d2) = (s.clone(), d.clone());
+    match KThread::spawn(c"drbd_rs_resync", move || ticker(s2, vnr, d2)) {
+        Ok(t) => {
+            d.set_rs_ticker(Some(t));
+            Ok(())
+        }
+        Err(_) => {
+            conn_err!(s.conn, "cannot start the resync thread\n");
+            Err(Failure::NetworkFailure)
+        }
     }
-    if d.rs_done() {
-        target_finished(s, vnr, d);
+}
+
+fn ticker(s: Arc<Session>, vnr: u16, d: Arc<Device>) {
+    let sp = d.sync_param();
+    let settings = resync_ctl::Settings {
+        resync_rate: sp.resync_rate,
+        c_plan_ahead: sp.c_plan_ahead,
+        c_delay_target: sp.c_delay_target,
+        c_fill_target: sp.c_fill_target,
+        c_max_rate: sp.c_max_rate,
+    };
+    let mut ctl = resync_ctl::Controller::new(&settings);
+    let max_buffers = s.conn.settings.lock().max_buffers;
+    while !s.is_failed() && !thread::should_stop() && d.state().conn == ConnState::SyncTarget {
+        let mut blocks = ctl.step(&settings, d.take_rs_sect_in(), max_buffers);
+        while blocks > 0 {
+            let max = (blocks.saturating_mul(4096)).min(RS_MAX_REQUEST);
+            let Some(req) = d.rs_next_request(max) else {
+                break;
+            };
+            let br = BlockRequest {
+                sector: req.sector,
+                block_id: ID_SYNCER,
+                blksize: req.bytes,
+            };
+            let r = s.send(crate::connection::Sock::Data, vnr, &Packet::BlockRequest {
+                command: Command::RsDataRequest,
+                request: br,
+                digest: &[],
+            });
+            if r.is_err() {
+                return;
+            }
+            ctl.requested(req.bytes >> 9);
+            blocks = blocks.saturating_sub(req.bytes.div_ceil(4096));
+        }
+        if d.rs_done() {
+            target_finished(&s, vnr, &d);
+            return;
+        }
+        if !thread::sleep_ms(resync_ctl::STEP_MS) {
+            return;
+        }
     }
-    Ok(())
 }
 
 /// A resync write completed on the target (from the workqueue).
-pub(crate) fn target_reply_done(s: &Arc<Session>, d: &Arc<Device>, vnr: u16, failed: bool) {
-    d.rs_reply_done(failed);
-    if s.is_failed() {
-        return;
-    }
-    if let Err(why) = fill_window(s, vnr, d) {
-        s.fail(why);
+pub(crate) fn target_reply_done(s: &Arc<Session>, d: &Arc<Device>, vnr: u16, failed: bool, bytes: u32) {
+    d.rs_reply_done(failed, bytes);
+    if !s.is_failed() && d.rs_done() {
+        target_finished(s, vnr, d);
     }
 }
 
 /// `P_NEG_RS_DREPLY`: the source could not read a block; count it as failed.
 pub(crate) fn target_request_failed(s: &Arc<Session>, vnr: u16, d: &Arc<Device>, sector: u64, bytes: u32) {
     conn_err!(s.conn, "resync read failed on the peer at sector {} (+{})\n", sector, bytes);
-    d.rs_reply_done(true);
-    if let Err(why) = fill_window(s, vnr, d) {
-        s.fail(why);
-    }
+    target_reply_done(s, d, vnr, true, bytes);
 }
 
 /// The target has no bits left and nothing in flight.

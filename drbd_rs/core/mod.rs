@@ -8,6 +8,7 @@ pub mod genl;
 pub mod meta;
 pub mod oos;
 pub mod packets;
+pub mod resync_ctl;
 pub mod state;
 pub mod uuid;
 pub mod wire;

@@ -15,6 +15,8 @@ pub mod meta;
 pub mod oos;
 #[path = "../../../drbd_rs/core/packets.rs"]
 pub mod packets;
+#[path = "../../../drbd_rs/core/resync_ctl.rs"]
+pub mod resync_ctl;
 #[path = "../../../drbd_rs/core/state.rs"]
 pub mod state;
 #[path = "../../../drbd_rs/core/uuid.rs"]
