@@ -8,7 +8,8 @@
 #  - pass_on: the write reports EIO, the disk stays attached but Inconsistent; once the device
 #    works again writes succeed.
 # Then a forced detach while a write hangs in a suspended dm device: `detach --force` returns
-# at once with the disk Failed, and the disk goes Diskless when the I/O drained (resume).
+# at once with the disk Failed, and the disk goes Diskless when the I/O drained (resume). (With
+# the C module no write is left stuck: its forced detach can then crash, see below.)
 # No oops, no hang. The meta-data flags left behind are printed (drbdmeta get-gi).
 # guests: 1
 # disks: 64M 16M
@@ -133,10 +134,18 @@ drbdsetup down r0
 log "=== forced detach with I/O stuck in the backing device"
 dmesg -c > /dev/null
 setup detach
-run dmsetup suspend --noflush ioerr
-dd if=/dev/urandom of=/dev/drbd0 bs=4096 seek=20 count=1 oflag=direct > /tmp/dd.out 2>&1 &
-ddpid=$!
-sleep 1
+run dmsetup suspend ioerr
+# The C module's forced detach completes the application's stuck request at once
+# (`tl_abort_disk_io`) while dm still holds DRBD's clone of its bio, which shares the
+# application's bio_vecs: on resume dm submits it and reads freed memory (an oops in
+# blk_mq_submit_bio from dm_wq_work, seen in 1 of 3 runs). So only drbd_rs, which waits for
+# the I/O instead, gets a write stuck in the device here.
+ddpid=
+if [ "$DRBD_MODULE" != drbd ]; then
+    dd if=/dev/urandom of=/dev/drbd0 bs=4096 seek=20 count=1 oflag=direct > /tmp/dd.out 2>&1 &
+    ddpid=$!
+    sleep 1
+fi
 t0=$(cut -d' ' -f1 /proc/uptime)
 run timeout 10 "$DRBDSETUP" detach 0 --force
 t1=$(cut -d' ' -f1 /proc/uptime)
@@ -144,8 +153,10 @@ log "forced detach returned after $(echo "$t0 $t1" | awk '{ print $2 - $1 }') s:
 proc_has 0 'ds:(Failed|Diskless)' || fail "after detach --force: $(proc_line 0)"
 run dmsetup resume ioerr
 wait_for 20 "disk Diskless after the I/O drained" proc_has 0 'ds:Diskless'
-wait $ddpid
-log "the stuck write ended with $?: $(cat /tmp/dd.out | head -2)"
+if [ -n "$ddpid" ]; then
+    wait $ddpid
+    log "the stuck write ended with $?: $(head -2 /tmp/dd.out)"
+fi
 must_fail_eio write 21
 dmesg | grep -E 'drbd' | tail -20
 teardown
