@@ -135,10 +135,7 @@ fn handle(s: &Arc<Session>, vnr: u16, p: Packet<'_>) -> Result<(), Failure> {
                 Command::NegRsDReply => {
                     crate::resync::target_request_failed(s, vnr, &dev, a.sector, a.blksize);
                 }
-                Command::NegDReply => {
-                    conn_err!(s.conn, "Unexpected NegDReply: no read was asked\n");
-                    return Err(Failure::ProtocolError);
-                }
+                Command::NegDReply => s.got_neg_dreply(vnr, a.block_id, a.sector)?,
                 _ => {}
             }
         }

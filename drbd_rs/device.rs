@@ -32,7 +32,7 @@ use crate::drbd_core::{
     oos, packets,
     uuid::PeerUuids,
     meta::{
-        MetaDisk, MetaError, Superblock, AL_EXTENT_SIZE, DRBD_MD_MAGIC_08,
+        MetaDisk, MetaError, Superblock, AL_EXTENT_SIZE, DRBD_MD_MAGIC_08, UUID_JUST_CREATED,
         DRBD_MD_MAGIC_84_UNCLEAN, MDF_AL_CLEAN, MDF_FULL_SYNC, MD_128MB_SECT, MD_4KB_SECT,
         MIN_FLEX_MD_DEVICE_SECTORS, UI_CURRENT, UI_SIZE,
     },
@@ -144,17 +144,23 @@ impl DiskOps for DeviceIo {
 
     fn queue_rq(&self, rq: IoRequest) {
         let op = rq.op();
+        let is_write = matches!(op, ReqOp::Write | ReqOp::Discard | ReqOp::WriteZeroes);
         let lower = {
             let mut st = self.st.lock();
-            let lower = st.lower.clone().filter(|_| self.may_do_local(&st.state, op, &rq));
+            // `may_do_writes`: the local disk takes writes only while the data here or on the
+            // peer is UpToDate (after `on-io-error pass_on` made it Inconsistent, say).
+            let lower = st.lower.clone().filter(|_| {
+                !is_write
+                    || st.state.disk == DiskState::UpToDate
+                    || st.state.pdsk == DiskState::UpToDate
+            });
             if lower.is_some() {
                 st.users += 1;
             }
             lower
         };
-        let Some(lower) = lower else {
-            // Diskless (or detaching), or the local data cannot serve it, and no peer can
-            // (drbd-rs does not read from the peer yet).
+        if lower.is_none() && is_write && self.replicating_session().is_none() {
+            // Diskless, detaching, or data not good enough to write to, and no peer to take it.
             if self.no_data_log.fetch_add(1, Ordering::Relaxed) < NO_DATA_LOG_MAX {
                 pr_err!(
                     "drbd{}: IO ERROR: neither local nor remote data, sector {}+{}\n",
@@ -164,31 +170,45 @@ impl DiskOps for DeviceIo {
                 );
             }
             return rq.end(BlkStatus::IOERR);
-        };
+        }
         let sectors = u64::from(rq.bytes()) >> 9;
         match op {
-            ReqOp::Read => self.read_sectors.fetch_add(sectors, Ordering::Relaxed),
-            ReqOp::Write => self.written_sectors.fetch_add(sectors, Ordering::Relaxed),
+            ReqOp::Read if lower.is_some() => {
+                self.read_sectors.fetch_add(sectors, Ordering::Relaxed)
+            }
+            ReqOp::Write if lower.is_some() => {
+                self.written_sectors.fetch_add(sectors, Ordering::Relaxed)
+            }
             _ => 0,
         };
         match op {
-            ReqOp::Write | ReqOp::Discard | ReqOp::WriteZeroes => self.write(rq, &lower),
+            ReqOp::Write | ReqOp::Discard | ReqOp::WriteZeroes => self.write(rq, lower.as_ref()),
+            ReqOp::Read => self.read(rq, lower.as_ref()),
             ReqOp::Flush => {
                 if let Some((s, _)) = self.replicating_session() {
                     let _ = s.close_epoch();
                 }
-                lower.submit(rq);
+                match lower.as_ref() {
+                    Some(l) => l.submit(rq),
+                    // Diskless: the peer flushes at the barrier just sent.
+                    None => rq.end(BlkStatus::OK),
+                }
             }
-            _ => lower.submit(rq),
+            _ => match lower.as_ref() {
+                Some(l) => l.submit(rq),
+                None => rq.end(BlkStatus::IOERR),
+            },
         }
         // Our reference goes before `users` does, so a detach waiting for `users == 0` holds
         // the last one and closes the backing device itself, never a `queue_rq` (which may run
         // inside another `submit_bio` and must not wait for its own bios).
-        drop(lower);
-        let mut st = self.st.lock();
-        st.users -= 1;
-        if st.users == 0 {
-            self.idle.notify_all();
+        if let Some(lower) = lower {
+            drop(lower);
+            let mut st = self.st.lock();
+            st.users -= 1;
+            if st.users == 0 {
+                self.idle.notify_all();
+            }
         }
     }
 }
@@ -199,30 +219,6 @@ const NO_DATA_LOG_MAX: u32 = 20;
 impl DeviceIo {
     fn state(&self) -> State {
         self.st.lock().state
-    }
-
-    /// Whether the local disk may serve `op` in state `st` (called with `st` locked; the bitmap
-    /// lock nests inside). Writes need UpToDate data here or on the peer (`may_do_writes`);
-    /// without a peer, reads of an unsure disk need the blocks in sync
-    /// (`drbd_may_do_local_read`). With a peer the C module reads such blocks from the peer,
-    /// which drbd-rs cannot do yet: they are read locally.
-    fn may_do_local(&self, st: &State, op: ReqOp, rq: &IoRequest) -> bool {
-        match op {
-            ReqOp::Write | ReqOp::Discard | ReqOp::WriteZeroes => {
-                st.disk == DiskState::UpToDate || st.pdsk == DiskState::UpToDate
-            }
-            ReqOp::Read
-                if st.disk != DiskState::UpToDate
-                    && st.conn.raw() < ConnState::Connected.raw() =>
-            {
-                let Some((a, b)) = oos::touched_bits(rq.sector(), rq.bytes()) else {
-                    return true;
-                };
-                let bm = self.bm.lock();
-                !oos::next_set(&bm.words, bm.bits, a).is_some_and(|n| n <= b)
-            }
-            _ => true,
-        }
     }
 
     /// The session to replicate writes over, if the peer's disk follows ours
@@ -242,26 +238,86 @@ impl DeviceIo {
     }
 
     /// A write (or discard): to the local disk, and to the peer when it follows; otherwise
-    /// its blocks are out of sync.
-    fn write(&self, rq: IoRequest, lower: &Arc<LowerDev>) {
-        let Some((s, vnr)) = self.replicating_session() else {
-            self.oos_set(rq.sector(), rq.bytes());
-            return lower.submit(rq);
+    /// its blocks are out of sync. Without a local disk only the peer gets it.
+    fn write(&self, rq: IoRequest, lower: Option<&Arc<LowerDev>>) {
+        let session = self.replicating_session();
+        let (s, vnr) = match (session, lower) {
+            (Some(x), _) if rq.op() != ReqOp::WriteZeroes || lower.is_none() => x,
+            (_, Some(lower)) => {
+                self.oos_set(rq.sector(), rq.bytes());
+                return lower.submit(rq);
+            }
+            (_, None) => return rq.end(BlkStatus::IOERR),
         };
-        if rq.op() == ReqOp::WriteZeroes {
-            self.oos_set(rq.sector(), rq.bytes());
-            return lower.submit(rq);
-        }
         let bytes = rq.bytes();
         let req = match Req::new(rq, s.conn.clone(), vnr) {
             Ok(r) => r,
             Err(_) => return,
         };
-        lower.submit_request(req.clone());
+        if let Some(lower) = lower {
+            lower.submit_request(req.clone());
+        }
         if s.send_write(vnr, &req, s.protocol).is_err() {
-            self.oos_set(req.sector, req.bytes);
+            if lower.is_some() {
+                self.oos_set(req.sector, req.bytes);
+            } else {
+                req.fail();
+            }
         } else {
             self.send_sectors.fetch_add(u64::from(bytes) >> 9, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether a read of `bytes` at `sector` may be served by the local disk
+    /// (`drbd_may_do_local_read`): UpToDate data, or a SyncTarget's blocks already in sync.
+    fn may_read_locally(&self, sector: u64, bytes: u32) -> bool {
+        let st = self.state();
+        if st.disk == DiskState::UpToDate {
+            return true;
+        }
+        if st.disk != DiskState::Inconsistent
+            || !matches!(st.conn, ConnState::SyncTarget | ConnState::PausedSyncT)
+        {
+            return false;
+        }
+        let Some((a, b)) = oos::touched_bits(sector, bytes) else {
+            return true;
+        };
+        let bm = self.bm.lock();
+        oos::next_set(&bm.words, bm.bits, a).is_none_or(|n| n > b)
+    }
+
+    /// A read: from the local disk when its data is good there, else from an UpToDate peer
+    /// (`P_DATA_REQUEST`), else from the local disk anyway when there is no peer to ask (a
+    /// standalone device serves what it has), else an I/O error.
+    fn read(&self, rq: IoRequest, lower: Option<&Arc<LowerDev>>) {
+        if let Some(l) = lower {
+            if self.may_read_locally(rq.sector(), rq.bytes()) {
+                return l.submit(rq);
+            }
+        }
+        let peer = {
+            let st = self.state();
+            if st.conn.raw() >= ConnState::Connected.raw() && st.pdsk == DiskState::UpToDate {
+                self.peer
+                    .lock()
+                    .clone()
+                    .and_then(|(c, vnr)| c.session().map(|s| (s, vnr)))
+            } else {
+                None
+            }
+        };
+        match (peer, lower) {
+            (Some((s, vnr)), _) => {
+                let Ok(req) = Req::new(rq, s.conn.clone(), vnr) else {
+                    return;
+                };
+                if s.send_read(vnr, &req).is_err() {
+                    req.fail();
+                }
+            }
+            (None, Some(l)) if self.state().conn == ConnState::StandAlone => l.submit(rq),
+            _ => rq.end(BlkStatus::IOERR),
         }
     }
 
@@ -426,6 +482,9 @@ pub(crate) struct PeerInfo {
     peer_resync_rate: u32,
     /// Bitmap transfer in progress (receive side).
     bm_rx: Option<XferCtx>,
+    /// The bitmap was set wholesale at attach because the real one is not known (it is not
+    /// kept on disk yet); a handshake that finds both disks UpToDate with equal data clears it.
+    bm_unknown: bool,
     /// Resync: bits at the start, failed blocks, next bit to ask for, requests in flight,
     /// start time (jiffies in ms).
     rs_cursor: u64,
@@ -849,7 +908,17 @@ impl Device {
             my_max,
             errors,
         });
+        drop(cfg);
         self.oos_resize(size);
+        self.oos_clear_all();
+        // The bitmap lives in memory only (no on-disk bitmap yet): what was out of sync before
+        // this attach is unknown, so all of it is, until a handshake proves the peer equal or
+        // a resync clears it. Fresh meta-data has nothing to lose.
+        let unknown = (md.uuids[UI_CURRENT] & !1) != UUID_JUST_CREATED;
+        self.peer_info.lock().bm_unknown = unknown;
+        if unknown {
+            self.oos_set_all();
+        }
         Ok(())
     }
 
@@ -1546,6 +1615,22 @@ impl Device {
         self.io.oos_clear(sector, bytes);
     }
 
+    /// No block out of sync.
+    fn oos_clear_all(&self) {
+        let mut bm = self.io.bm.lock();
+        for w in bm.words.iter_mut() {
+            *w = 0;
+        }
+    }
+
+    /// After a handshake that found no resync needed with both disks UpToDate: a bitmap that
+    /// was only assumed full at attach is cleared (the data are equal).
+    pub(crate) fn handshake_found_equal(&self) {
+        if core::mem::take(&mut self.peer_info.lock().bm_unknown) {
+            self.oos_clear_all();
+        }
+    }
+
     /// Every block out of sync (a full sync).
     pub(crate) fn oos_set_all(&self) {
         let mut bm = self.io.bm.lock();
@@ -1589,12 +1674,30 @@ impl Device {
         &self,
         peer_d: u64,
         peer_u: u64,
-        _peer_c: u64,
+        peer_c: u64,
         peer_max_bio: u32,
     ) -> core::result::Result<bool, ()> {
         let mut cfg = self.cfg.lock();
         let Some(ldev) = cfg.ldev.as_mut() else {
-            return Ok(false);
+            // Diskless: the device is what the peer has (its current size, else its disk).
+            let size = if peer_c != 0 { peer_c } else { peer_d };
+            let params = QueueParams {
+                max_hw_sectors: peer_max_bio
+                    .clamp(state::DRBD_MAX_BIO_SIZE_SAFE, state::DRBD_MAX_BIO_SIZE)
+                    >> 9,
+                ..DISKLESS_LIMITS
+            };
+            if let Err(e) = self.disk.set_limits(&params) {
+                pr_err!("drbd{}: setting new queue limits failed ({})\n", self.minor, e.to_errno());
+            }
+            let cur = self.size_sectors();
+            if size == cur {
+                return Ok(false);
+            }
+            pr_info!("drbd{}: size = {} sectors (was {}), from the peer\n", self.minor, size, cur);
+            self.io.st.lock().size_sectors = size;
+            self.disk.set_capacity(size);
+            return Ok(true);
         };
         let st = self.state();
         let cur = self.size_sectors();

@@ -350,7 +350,12 @@ fn receive_state(s: &Arc<Session>, vnr: u16, d: &Arc<Device>, ps: DrbdState) -> 
                 }
                 return Err(Failure::ProtocolError);
             }
-            Outcome::Connected => ns_conn = ConnState::Connected,
+            Outcome::Connected => {
+                ns_conn = ConnState::Connected;
+                if d.state().disk == DiskState::UpToDate && real_peer_disk == DiskState::UpToDate {
+                    d.handshake_found_equal();
+                }
+            }
             Outcome::SyncSource { full } => {
                 if full {
                     d.oos_set_all();
@@ -504,7 +509,7 @@ fn receive_barrier(s: &Arc<Session>, nr: u32) -> Result<(), Failure> {
 }
 
 /// Receives the data of `P_DATA`, `P_RS_DATA_REPLY` (into a page buffer, then written) or
-/// `P_DATA_REPLY` (refused: this node never asks for data yet).
+/// `P_DATA_REPLY` (into the pages of the read that asked for it).
 fn receive_data(s: &Arc<Session>, vnr: u16, cmd: Command, length: u32) -> Result<(), Failure> {
     let mut sub = [0u8; DataHeader::SIZE];
     s.data
@@ -514,14 +519,32 @@ fn receive_data(s: &Arc<Session>, vnr: u16, cmd: Command, length: u32) -> Result
     let split = packets::split_body(cmd, length - DataHeader::SIZE as u32, 0)
         .map_err(|e| proto_err(s, cmd, e))?;
     if cmd == Command::DataReply {
-        // This node never asks the peer for data yet: no reply can match a request.
-        conn_err!(
-            s.conn,
-            "receive_DataReply: failed to find request 0x{:x}, sector {}s\n",
-            dh.block_id,
-            dh.sector
-        );
-        return Err(Failure::ProtocolError);
+        // The answer to one of our reads: its data goes straight into the request's pages.
+        let Some(req) = s.tl.lock().take_read(dh.block_id, vnr, dh.sector) else {
+            conn_err!(
+                s.conn,
+                "receive_DataReply: failed to find request 0x{:x}, sector {}s\n",
+                dh.block_id,
+                dh.sector
+            );
+            return Err(Failure::ProtocolError);
+        };
+        if split.data != req.bytes() {
+            conn_err!(
+                s.conn,
+                "receive_DataReply: {} bytes for a read of {} at sector {}s\n",
+                split.data,
+                req.bytes(),
+                dh.sector
+            );
+            req.fail();
+            return Err(Failure::ProtocolError);
+        }
+        if let Err(e) = s.data.recv_request_data(req.request()) {
+            req.fail();
+            return Err(short_read(s, cmd, split.data as usize, e));
+        }
+        return Ok(());
     }
     let d = volume(s, vnr, cmd)?;
     let capacity = d.size_sectors();

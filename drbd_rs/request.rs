@@ -60,10 +60,27 @@ impl Req {
         )?)
     }
 
+    /// Ends the request with an error when it goes (no copy of it succeeded).
+    pub(crate) fn fail(&self) {
+        self.local_failed.store(true, Ordering::Relaxed);
+    }
+
+    /// The blk-mq request (to receive a read's data into its pages).
+    pub(crate) fn request(&self) -> &IoRequest {
+        self.rq()
+    }
+
+    /// Size in bytes.
+    pub(crate) fn bytes(&self) -> u32 {
+        self.bytes
+    }
+
     /// Marks the request's blocks out of sync (the peer may not have them).
+    /// Without a local disk the peer's copy was the only one: the write fails instead.
     fn mark_out_of_sync(&self) {
-        if let Some(d) = self.conn.device(self.vnr) {
-            d.oos_set(self.sector, self.bytes);
+        match self.conn.device(self.vnr) {
+            Some(d) if d.has_disk() => d.oos_set(self.sector, self.bytes),
+            _ => self.fail(),
         }
     }
 
@@ -123,6 +140,8 @@ pub(crate) struct Tl {
     pending: KVec<(u64, u16, Arc<Req>)>,
     next_id: u64,
     epochs: KVec<EpochRec>,
+    /// Reads sent to the peer (`P_DATA_REQUEST`), waiting for `P_DATA_REPLY`.
+    reads: KVec<(u64, u16, Arc<Req>)>,
 }
 
 impl Tl {
@@ -152,6 +171,23 @@ impl Tl {
             self.pending.push((id, vnr, req.clone()), GFP_NOIO_FLAGS)?;
         }
         Ok(id)
+    }
+
+    /// Registers a read sent to the peer; returns its block id.
+    fn add_read(&mut self, vnr: u16, req: &Arc<Req>) -> Result<u64> {
+        self.next_id += 1;
+        let id = self.next_id << 8 | 1;
+        self.reads.push((id, vnr, req.clone()), GFP_NOIO_FLAGS)?;
+        Ok(id)
+    }
+
+    /// Takes the read with block id `id` for volume `vnr` and sector `sector`.
+    pub(crate) fn take_read(&mut self, id: u64, vnr: u16, sector: u64) -> Option<Arc<Req>> {
+        let i = self
+            .reads
+            .iter()
+            .position(|(rid, v, r)| *rid == id && *v == vnr && r.sector == sector)?;
+        self.reads.remove(i).ok().map(|p| p.2)
     }
 
     /// Closes epoch `nr` (a `P_BARRIER` for it is being sent).
@@ -294,6 +330,50 @@ impl Session {
         r
     }
 
+    /// Asks the peer for the data of a read (`P_DATA_REQUEST`); `req` waits in the transfer
+    /// log for the `P_DATA_REPLY` (or `P_NEG_DREPLY`).
+    pub(crate) fn send_read(&self, vnr: u16, req: &Arc<Req>) -> Result {
+        let id = self.tl.lock().add_read(vnr, req)?;
+        let br = crate::drbd_core::packets::BlockRequest {
+            sector: req.sector,
+            block_id: id,
+            blksize: req.bytes,
+        };
+        let r = self.send(
+            crate::connection::Sock::Data,
+            vnr,
+            &Packet::BlockRequest {
+                command: Command::DataRequest,
+                request: br,
+                digest: &[],
+            },
+        );
+        if r.is_err() {
+            self.tl.lock().take_read(id, vnr, req.sector);
+        }
+        r
+    }
+
+    /// `P_NEG_DREPLY`: the peer could not read the block; the read fails.
+    pub(crate) fn got_neg_dreply(&self, vnr: u16, id: u64, sector: u64) -> Result<(), Failure> {
+        match self.tl.lock().take_read(id, vnr, sector) {
+            Some(req) => {
+                conn_err!(self.conn, "read from peer failed at sector {}\n", sector);
+                req.fail();
+                Ok(())
+            }
+            None => {
+                conn_err!(
+                    self.conn,
+                    "got_NegDReply: failed to find request {:#x}, sector {}s\n",
+                    id,
+                    sector
+                );
+                Err(Failure::ProtocolError)
+            }
+        }
+    }
+
     /// An ack (`P_WRITE_ACK`, `P_RECV_ACK`, `P_NEG_ACK`, `P_SUPERSEDED`, `P_RETRY_WRITE`) for
     /// block id `id`; `ok`: the peer has the data. An ack for no write of ours is a protocol
     /// error.
@@ -348,13 +428,20 @@ impl Session {
     /// After the session ended: every write without its ack, and every block of an epoch
     /// without its barrier ack, may be missing on the peer: out of sync.
     pub(crate) fn fail_transfer_log(&self) {
-        let (pending, epochs) = {
+        let (pending, epochs, reads) = {
             let mut tl = self.tl.lock();
             (
                 core::mem::take(&mut tl.pending),
                 core::mem::take(&mut tl.epochs),
+                core::mem::take(&mut tl.reads),
             )
         };
+        // Reads the peer did not answer fail (the C module would retry them locally if it
+        // could; a node reading from its peer has no good local copy).
+        for (_, _, req) in reads.iter() {
+            req.fail();
+        }
+        drop(reads);
         for e in epochs.iter() {
             for &(vnr, sector, bytes) in e.blocks.iter() {
                 if let Some(d) = self.conn.device(vnr) {
