@@ -22,6 +22,7 @@ use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use kernel::{
     prelude::*,
     sync::{new_condvar, new_mutex, new_spinlock, Arc, CondVar, Mutex, SpinLock},
+    workqueue::{self, impl_has_work, new_work, Work, WorkItem},
 };
 
 use crate::connection::{Connection, Session};
@@ -32,7 +33,7 @@ use crate::drbd_core::{
     uuid::PeerUuids,
     meta::{
         MetaDisk, MetaError, Superblock, AL_EXTENT_SIZE, DRBD_MD_MAGIC_08, UUID_JUST_CREATED,
-        DRBD_MD_MAGIC_84_UNCLEAN, MDF_AL_CLEAN, MD_128MB_SECT, MD_4KB_SECT,
+        DRBD_MD_MAGIC_84_UNCLEAN, MDF_AL_CLEAN, MDF_FULL_SYNC, MD_128MB_SECT, MD_4KB_SECT,
         MIN_FLEX_MD_DEVICE_SECTORS, UI_CURRENT, UI_SIZE,
     },
     state::{self, ChangeFlags, DrbdRet, OpenRefusal, State, StateEnv, DRBD_MAX_BIO_SIZE_SAFE},
@@ -41,7 +42,7 @@ use crate::drbd_core::{
 use crate::request::Req;
 use crate::sys::{
     self,
-    bdev::{BdevFile, LowerDev, MdBlock},
+    bdev::{BdevFile, IoErrorSink, LocalIoError, LocalIoOp, LowerDev, MdBlock},
     disk::{BlkStatus, Disk, DiskOps, IoRequest, QueueParams, ReqOp, BLK_MAX_SEGMENTS},
 };
 
@@ -117,6 +118,8 @@ struct DeviceIo {
     rs_sect_in: AtomicU32,
     /// The running resync was finished (set by the one caller of `finish_resync` that does).
     rs_finished: AtomicBool,
+    /// "neither local nor remote data" lines logged.
+    no_data_log: AtomicU32,
 }
 
 /// The out-of-sync bitmap's storage.
@@ -144,16 +147,35 @@ impl DiskOps for DeviceIo {
     }
 
     fn queue_rq(&self, rq: IoRequest) {
+        let op = rq.op();
+        let is_write = matches!(op, ReqOp::Write | ReqOp::Discard | ReqOp::WriteZeroes);
         let lower = {
             let mut st = self.st.lock();
-            let lower = st.lower.clone();
+            // `may_do_writes`: the local disk takes writes only while the data here or on the
+            // peer is UpToDate (after `on-io-error pass_on` made it Inconsistent, say).
+            let lower = st.lower.clone().filter(|_| {
+                !is_write
+                    || st.state.disk == DiskState::UpToDate
+                    || st.state.pdsk == DiskState::UpToDate
+            });
             if lower.is_some() {
                 st.users += 1;
             }
             lower
         };
+        if lower.is_none() && is_write && self.replicating_session().is_none() {
+            // Diskless, detaching, or data not good enough to write to, and no peer to take it.
+            if self.no_data_log.fetch_add(1, Ordering::Relaxed) < NO_DATA_LOG_MAX {
+                pr_err!(
+                    "drbd{}: IO ERROR: neither local nor remote data, sector {}+{}\n",
+                    self.minor,
+                    rq.sector(),
+                    rq.bytes() >> 9
+                );
+            }
+            return rq.end(BlkStatus::IOERR);
+        }
         let sectors = u64::from(rq.bytes()) >> 9;
-        let op = rq.op();
         match op {
             ReqOp::Read if lower.is_some() => {
                 self.read_sectors.fetch_add(sectors, Ordering::Relaxed)
@@ -194,6 +216,9 @@ impl DiskOps for DeviceIo {
         }
     }
 }
+
+/// "neither local nor remote data" lines logged per device at most (the C module rate-limits).
+const NO_DATA_LOG_MAX: u32 = 20;
 
 impl DeviceIo {
     fn state(&self) -> State {
@@ -337,6 +362,120 @@ struct Ldev {
     crashed_primary: bool,
     /// Sectors the backing device can hold for data (`drbd_get_max_capacity`).
     my_max: u64,
+    /// Where the data path reports its errors.
+    errors: Arc<IoErrors>,
+}
+
+/// `IoErrors::pending`: a read failed.
+const ERR_READ: u32 = 1 << 0;
+/// `IoErrors::pending`: a write failed.
+const ERR_WRITE: u32 = 1 << 1;
+/// `IoErrors::pending`: a meta-data write failed.
+const ERR_META: u32 = 1 << 2;
+
+/// The local I/O errors of one attachment (`__drbd_chk_io_error`). The data path's completions
+/// (interrupt context) only record what failed and queue the work item; the work item finds
+/// the device by its minor and applies the `on-io-error` policy in process context
+/// ([`Device::local_io_errors`]).
+#[pin_data]
+pub(crate) struct IoErrors {
+    minor: u32,
+    /// `ERR_*` bits not yet handled.
+    pending: AtomicU32,
+    /// Error lines logged so far (at most [`IoErrors::LOG_MAX`] per attachment).
+    logged: AtomicU32,
+    #[pin]
+    work: Work<IoErrors>,
+}
+
+impl_has_work! {
+    impl HasWork<Self> for IoErrors { self.work }
+}
+
+impl IoErrors {
+    const LOG_MAX: u32 = 10;
+
+    fn new(minor: u32) -> Result<Arc<IoErrors>> {
+        Arc::pin_init(
+            pin_init!(IoErrors {
+                minor,
+                pending: AtomicU32::new(0),
+                logged: AtomicU32::new(0),
+                work <- new_work!("IoErrors::work"),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// Records `bits` and has the work item handle them.
+    fn raise(this: &Arc<IoErrors>, bits: u32) {
+        this.pending.fetch_or(bits, Ordering::AcqRel);
+        // Already queued: it handles these bits too.
+        let _ = workqueue::system_long().enqueue(this.clone());
+    }
+
+    fn may_log(&self) -> bool {
+        self.logged.fetch_add(1, Ordering::Relaxed) < Self::LOG_MAX
+    }
+}
+
+impl WorkItem for IoErrors {
+    type Pointer = Arc<IoErrors>;
+
+    fn run(this: Arc<IoErrors>) {
+        if let Some(dev) = crate::nl::device_by_minor(this.minor) {
+            dev.local_io_errors(&this);
+        }
+    }
+}
+
+/// The error sink of a [`LowerDev`]: hands its errors to an [`IoErrors`].
+struct ErrorSink(Arc<IoErrors>);
+
+impl IoErrorSink for ErrorSink {
+    fn local_io_error(&self, e: LocalIoError) {
+        let (what, bits) = match e.op {
+            LocalIoOp::Read => ("READ", ERR_READ),
+            LocalIoOp::Write => ("WRITE", ERR_WRITE),
+            // Read-ahead may fail; a failed discard is no reason to detach (C: `__req_mod`).
+            LocalIoOp::ReadAhead | LocalIoOp::Discard => return,
+        };
+        if self.0.may_log() {
+            pr_warn!(
+                "drbd{}: local {} IO error sector {}+{} on backing device\n",
+                self.0.minor,
+                what,
+                e.sector,
+                e.bytes >> 9
+            );
+        }
+        IoErrors::raise(&self.0, bits);
+    }
+}
+
+/// A forced detach, finished in process context once the backing device's I/O drained.
+#[pin_data]
+struct DetachWork {
+    dev: Arc<Device>,
+    #[pin]
+    ldev: SpinLock<Option<Ldev>>,
+    #[pin]
+    work: Work<DetachWork>,
+}
+
+impl_has_work! {
+    impl HasWork<Self> for DetachWork { self.work }
+}
+
+impl WorkItem for DetachWork {
+    type Pointer = Arc<DetachWork>;
+
+    fn run(this: Arc<DetachWork>) {
+        let ldev = this.ldev.lock().take();
+        if let Some(ldev) = ldev {
+            this.dev.finish_detach_async(ldev);
+        }
+    }
 }
 
 /// What this node knows of the peer's view of a volume, and the resync in progress.
@@ -377,6 +516,9 @@ pub(crate) struct Device {
     peer_info: Mutex<PeerInfo>,
     #[pin]
     sync_param: SpinLock<packets::SyncParam>,
+    /// Notified (with `io.st`) when a detach finished in a worker reaches Diskless.
+    #[pin]
+    detached: CondVar,
 }
 
 fn disk_at_least(a: DiskState, b: DiskState) -> bool {
@@ -421,6 +563,7 @@ impl Device {
                 rs_failed: AtomicU64::new(0),
                 rs_sect_in: AtomicU32::new(0),
                 rs_finished: AtomicBool::new(false),
+                no_data_log: AtomicU32::new(0),
             }),
             GFP_KERNEL,
         )?;
@@ -446,6 +589,7 @@ impl Device {
                     c_max_rate: limits::C_MAX_RATE_DEF as u32,
                     ..packets::SyncParam::default()
                 }),
+                detached <- new_condvar!(),
             }),
             GFP_KERNEL,
         )
@@ -693,7 +837,10 @@ impl Device {
         md.al_nr_extents = limits::AL_EXTENTS_DEF as u32;
         md.la_peer_max_bio_size = peer_max_bio;
 
-        let lower = Arc::pin_init(LowerDev::new(lower_file), GFP_KERNEL).map_err(|e| {
+        let errors = IoErrors::new(minor).map_err(|_| RetCode::Nomem)?;
+        let sink: Arc<dyn IoErrorSink> =
+            Arc::new(ErrorSink(errors.clone()), GFP_KERNEL).map_err(|_| RetCode::Nomem)?;
+        let lower = Arc::pin_init(LowerDev::new(lower_file, Some(sink)), GFP_KERNEL).map_err(|e| {
             pr_err!(
                 "drbd{}: cannot set up the data path: {}\n",
                 minor,
@@ -767,6 +914,7 @@ impl Device {
             buf,
             crashed_primary,
             my_max,
+            errors,
         });
         drop(cfg);
         self.oos_resize(size);
@@ -786,30 +934,117 @@ impl Device {
     /// the superblock back clean and closes the devices. A StandAlone Primary cannot give up
     /// its only UpToDate data (`SS_NO_UP_TO_DATE_DISK`) unless `force`; it then stays Primary
     /// without data and fails I/O. Detaching a diskless device is `SS_NOTHING_TO_DO`.
-    pub(crate) fn detach(&self, force: bool) -> Result<StateRv, DrbdRet> {
+    ///
+    /// A forced detach returns at once, as the C module's does: the disk is Failed and takes
+    /// no new I/O, and a worker finishes the detach (Diskless) once the I/O in flight on the
+    /// backing device drained. A detach while such a worker (or one after an I/O error) is
+    /// still at work waits, interruptibly, until the disk is Diskless
+    /// (`drbd_request_detach_interruptible`).
+    pub(crate) fn detach(self: &Arc<Self>, force: bool) -> Result<StateRv, DrbdRet> {
         let mut cfg = self.cfg.lock();
         let os = self.io.state();
+        if os.disk == DiskState::Failed && cfg.ldev.is_none() {
+            drop(cfg);
+            if force {
+                return Ok(StateRv::Success);
+            }
+            return self.wait_detached();
+        }
         let failed = match state::detach(&os, force, &self.env()) {
             Ok(None) => return Ok(StateRv::NothingToDo),
             Ok(Some(s)) => s,
             Err(rv) => return Err(self.refused(rv)),
         };
-        match cfg.ldev.take() {
-            Some(ldev) => self.detach_ldev(ldev, os, failed),
-            None => self.io.st.lock().state.disk = DiskState::Diskless,
+        let Some(ldev) = cfg.ldev.take() else {
+            self.io.st.lock().state.disk = DiskState::Diskless;
+            return Ok(StateRv::Success);
+        };
+        if !force {
+            self.detach_ldev(ldev, os, Some(failed));
+            return Ok(StateRv::Success);
+        }
+        self.begin_detach(&os, failed);
+        drop(cfg);
+        let work = Arc::pin_init(
+            pin_init!(DetachWork {
+                dev: self.clone(),
+                ldev <- new_spinlock!(Some(ldev)),
+                work <- new_work!("DetachWork::work"),
+            }),
+            GFP_KERNEL,
+        );
+        match work {
+            Ok(w) => {
+                let _ = workqueue::system_long().enqueue(w);
+            }
+            // `pin_init!` consumed the `Ldev`, and dropping it waited for its I/O: finish
+            // here (the superblock cannot be written back any more; it stays marked in use).
+            Err(_) => self.finish_diskless(),
         }
         Ok(StateRv::Success)
     }
 
-    /// The second half of a detach, from state `failed` (disk `Failed`).
-    fn detach_ldev(&self, mut ldev: Ldev, os: State, failed: State) {
+    /// Waits until a detach finished elsewhere reached Diskless; `ERR_INTR` on a signal.
+    fn wait_detached(&self) -> Result<StateRv, DrbdRet> {
+        let mut st = self.io.st.lock();
+        while st.state.disk == DiskState::Failed {
+            if self.detached.wait_interruptible(&mut st) {
+                return Err(DrbdRet::Ret(RetCode::Intr));
+            }
+        }
+        Ok(StateRv::Success)
+    }
+
+    /// The first half of a detach (`__drbd_set_state` to Failed): new requests find no
+    /// backing device. Requests already in flight complete on their own.
+    fn begin_detach(&self, os: &State, failed: State) {
+        {
+            let mut st = self.io.st.lock();
+            st.lower = None;
+            st.state = failed;
+        }
+        log_state_change(self.minor, os, &failed);
+        self.log_pri_on_incon_degr(os, &failed);
+    }
+
+    /// `pri-on-incon-degr`: a Primary lost access to UpToDate data (`after_state_ch`).
+    fn log_pri_on_incon_degr(&self, os: &State, ns: &State) {
+        let degraded = |s: &State| {
+            s.role == Role::Primary
+                && s.disk.raw() < DiskState::UpToDate.raw()
+                && s.pdsk.raw() < DiskState::UpToDate.raw()
+        };
+        if !degraded(os) && degraded(ns) {
+            pr_info!(
+                "drbd{}: helper command: /sbin/drbdadm pri-on-incon-degr minor-{} (not run)\n",
+                self.minor,
+                self.minor
+            );
+        }
+    }
+
+    /// The second half of a forced detach or of a detach after an I/O error, in a worker
+    /// (no configuration lock held): waits for the I/O in flight, writes the superblock back,
+    /// closes the devices, and enters Diskless.
+    fn finish_detach_async(&self, ldev: Ldev) {
+        let os = self.io.state();
+        self.detach_ldev(ldev, os, None);
+        let ns = self.io.state();
+        crate::nl::disk_detached(self.minor, os, ns);
+    }
+
+    /// The second half of a detach, from state `failed` (disk `Failed`; `None`: the state is
+    /// Failed already). `os` is the state before, for the log.
+    fn detach_ldev(&self, mut ldev: Ldev, os: State, failed: Option<State>) {
         let minor = self.minor;
         {
             // No request is in flight while frozen, and new ones find no backing device.
             let _frozen = self.disk.freeze();
             let mut st = self.io.st.lock();
             st.lower = None;
-            st.state = failed;
+            if let Some(failed) = failed {
+                st.state = failed;
+            }
         }
         {
             // A `queue_rq` that looked the device up before may still hold a reference.
@@ -835,37 +1070,126 @@ impl Device {
         let meta_disk = ldev.meta_disk;
         // Closes the backing and meta-data devices; nothing of ours is in flight on them.
         drop(ldev);
-
-        let diskless = state::sanitize_state(
-            &failed,
-            &State {
-                disk: DiskState::Diskless,
-                ..failed
-            },
-            &StateEnv::STANDALONE,
-        );
-        {
-            let mut st = self.io.st.lock();
-            st.state = diskless;
-            st.size_sectors = 0;
-            st.uuids = None;
-            st.md_flags = None;
-            st.on_io_error = None;
-        }
-        self.disk.set_capacity(0);
-        if let Err(e) = self.disk.set_limits(&DISKLESS_LIMITS) {
-            pr_err!(
-                "drbd{}: setting new queue limits failed ({})\n",
-                minor,
-                e.to_errno()
-            );
-        }
+        self.finish_diskless();
         pr_info!(
             "drbd{}: disk( {} -> Diskless ) ({:?} meta-data written back clean)\n",
             minor,
             os.disk.name(),
             meta_disk
         );
+    }
+
+    /// Enters Diskless from the current (Failed) state, without a backing device. A Primary
+    /// keeps its size, as in the C module: its users see I/O errors, not a device that shrank
+    /// to nothing under them.
+    fn finish_diskless(&self) {
+        let keep_size = {
+            let mut st = self.io.st.lock();
+            let cur = st.state;
+            st.state = state::sanitize_state(
+                &cur,
+                &State {
+                    disk: DiskState::Diskless,
+                    ..cur
+                },
+                &StateEnv::STANDALONE,
+            );
+            let keep_size = st.state.role == Role::Primary;
+            if !keep_size {
+                st.size_sectors = 0;
+            }
+            st.uuids = None;
+            st.md_flags = None;
+            st.on_io_error = None;
+            self.detached.notify_all();
+            keep_size
+        };
+        if !keep_size {
+            self.disk.set_capacity(0);
+        }
+        if let Err(e) = self.disk.set_limits(&DISKLESS_LIMITS) {
+            pr_err!(
+                "drbd{}: setting new queue limits failed ({})\n",
+                self.minor,
+                e.to_errno()
+            );
+        }
+    }
+
+    /// Sets the `on-io-error` policy (`disk-options`).
+    pub(crate) fn set_on_io_error(&self, p: OnIoError) {
+        let mut st = self.io.st.lock();
+        if st.on_io_error.is_some() {
+            st.on_io_error = Some(p);
+        }
+    }
+
+    /// Applies the `on-io-error` policy to the errors `errors` recorded
+    /// (`__drbd_chk_io_error_`), in process context. `pass_on`: a read or write error makes a
+    /// disk better than Inconsistent Inconsistent, the error goes to the application.
+    /// `detach` and `call-local-io-error` (and any meta-data error): the disk goes Failed, then
+    /// Diskless once its I/O drained; with `call-local-io-error` the `local-io-error` handler
+    /// is named first (drbd-rs runs no usermode helpers). After a read error the bitmap would
+    /// need writing, which drbd-rs cannot do (it keeps none on disk): the meta-data asks for
+    /// a full sync (`MDF_FULL_SYNC`), as the C module does when that write fails.
+    pub(crate) fn local_io_errors(&self, errors: &Arc<IoErrors>) {
+        let bits = errors.pending.swap(0, Ordering::AcqRel);
+        if bits == 0 {
+            return;
+        }
+        let minor = self.minor;
+        let mut cfg = self.cfg.lock();
+        match cfg.ldev.as_ref() {
+            // Another attachment's errors: its disk is gone already.
+            Some(l) if Arc::ptr_eq(&l.errors, errors) => {}
+            _ => return,
+        }
+        let os = self.io.state();
+        let policy = self.io.st.lock().on_io_error.unwrap_or(OnIoError::Detach);
+        if policy == OnIoError::PassOn && bits & ERR_META == 0 {
+            pr_err!("drbd{}: Local IO failed in __req_mod.\n", minor);
+            if os.disk.raw() <= DiskState::Inconsistent.raw() {
+                return;
+            }
+            let ns = {
+                let mut st = self.io.st.lock();
+                st.state.disk = DiskState::Inconsistent;
+                st.state
+            };
+            if let Some(ldev) = cfg.ldev.as_mut() {
+                ldev.sb.flags = state::md_flags_for_state(ldev.sb.flags, &ns, ldev.crashed_primary);
+                let flags = ldev.sb.flags;
+                self.md_sync(ldev);
+                self.io.st.lock().md_flags = Some(flags);
+            }
+            drop(cfg);
+            log_state_change(minor, &os, &ns);
+            self.log_pri_on_incon_degr(&os, &ns);
+            crate::nl::notify_state_change(minor, os, ns);
+            return;
+        }
+        let Some(mut ldev) = cfg.ldev.take() else {
+            return;
+        };
+        if bits & ERR_READ != 0 {
+            ldev.sb.flags |= MDF_FULL_SYNC;
+        }
+        let failed = State {
+            disk: DiskState::Failed,
+            ..os
+        };
+        self.begin_detach(&os, failed);
+        drop(cfg);
+        pr_err!("drbd{}: Local IO failed in __req_mod. Detaching...\n", minor);
+        if policy == OnIoError::CallHelper {
+            pr_info!(
+                "drbd{}: helper command: /sbin/drbdadm local-io-error minor-{} (not run)\n",
+                minor,
+                minor
+            );
+        }
+        crate::nl::notify_state_change(minor, os, failed);
+        self.finish_detach_async(ldev);
     }
 
     /// Changes the role (`drbdsetup primary [--force]` / `secondary`). Becoming Primary needs
@@ -1038,6 +1362,10 @@ impl Device {
                 self.minor,
                 e.to_errno()
             );
+            // `drbd_md_write` failing: detach, whatever the policy (`DRBD_META_IO_ERROR`).
+            if e == EIO {
+                IoErrors::raise(&ldev.errors, ERR_META);
+            }
         }
     }
 }
@@ -1054,7 +1382,7 @@ impl PinnedDrop for Device {
                 disk: DiskState::Failed,
                 ..os
             };
-            self.detach_ldev(ldev, os, failed);
+            self.detach_ldev(ldev, os, Some(failed));
         }
     }
 }

@@ -1719,6 +1719,15 @@ fn detach(ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {
     Ok(rv)
 }
 
+/// A detach finished outside a request (forced detach, I/O error): the disk configuration is
+/// gone, and listeners learn the state change `os` -> `ns`.
+pub(crate) fn disk_detached(minor: u32, os: State, ns: State) {
+    set_disk_conf(minor, None);
+    if os != ns {
+        notify_state_change(minor, os, ns);
+    }
+}
+
 /// Records the `disk_conf` of the device with minor `minor` (`None`: detached).
 fn set_disk_conf(minor: u32, conf: Option<Conf>) {
     if let Some(c) = conf.as_ref() {
@@ -1804,7 +1813,11 @@ fn chg_disk_opts(ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {
     if ret != NO_ERROR {
         return Ok(ret);
     }
-    reg.resources[pos.res].volumes[pos.vol].device.set_sync_param(sync_param_of(&conf));
+    let dev = &reg.resources[pos.res].volumes[pos.vol].device;
+    dev.set_sync_param(sync_param_of(&conf));
+    if let Some(p) = abi::OnIoError::from_raw(conf.num(6) as u32) {
+        dev.set_on_io_error(p);
+    }
     reg.resources[pos.res].volumes[pos.vol].disk_conf = Some(conf);
     Ok(NO_ERROR)
 }
@@ -1828,7 +1841,8 @@ fn announce_sync_param(minor: u32, c: &Conf) {
     }
 }
 
-fn device_by_minor(minor: u32) -> Option<Arc<Device>> {
+/// The device with minor `minor`.
+pub(crate) fn device_by_minor(minor: u32) -> Option<Arc<Device>> {
     let reg = REGISTRY.lock();
     let pos = reg.find_minor(minor)?;
     Some(reg.resources[pos.res].volumes[pos.vol].device.clone())

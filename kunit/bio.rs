@@ -202,7 +202,7 @@ static HOLDER: u8 = 0;
 /// Opens `path` and sets up the data path to it.
 fn open_lower(path: &CStr) -> Result<Arc<LowerDev>> {
     let file = BdevFile::open(path, core::ptr::from_ref(&HOLDER).cast())?;
-    Arc::pin_init(LowerDev::new(file), GFP_KERNEL)
+    Arc::pin_init(LowerDev::new(file, None), GFP_KERNEL)
 }
 
 /// `len` bytes of a pattern that differs by `seed` and by position.

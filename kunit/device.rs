@@ -466,7 +466,16 @@ mod tests {
             // The only UpToDate data of a StandAlone Primary.
             ensure!(dev.detach(false) == Err(ss(StateRv::NoUpToDateDisk)));
             ensure!(dev.detach(true) == Ok(StateRv::Success));
+            // A forced detach returns at once and finishes in a worker (Failed, then
+            // Diskless); a plain detach meanwhile waits for it.
+            ensure!(matches!(dev.disk_state(), DiskState::Failed | DiskState::Diskless));
+            ensure!(matches!(
+                dev.detach(false),
+                Ok(StateRv::Success) | Ok(StateRv::NothingToDo)
+            ));
             ensure!(dev.role() == Role::Primary && dev.disk_state() == DiskState::Diskless);
+            // Nothing left to detach (the netlink reply turns a forced one into success).
+            ensure!(dev.detach(true) == Ok(StateRv::NothingToDo));
             {
                 // Still Primary, so it opens, but there is no data to read.
                 let f = open_drbd(c"/dev/drbd250")?;

@@ -67,6 +67,8 @@ scenarios=(
     "single-node-io tool=drbdsetup-84 module=drbd"
     "single-node-io tool=drbdsetup-84 module=drbd_rs"
     "single-node-io tool=drbdsetup-rs module=drbd_rs"
+    "io-error tool=drbdsetup-84 module=drbd"
+    "io-error tool=drbdsetup-84 module=drbd_rs"
     # Replication: drbd-rs with itself, with the C DRBD in both directions (mixed pairs), a full
     # sync of a prefilled 256 MiB device, protocols A, B and C, killed nodes, hostile peers.
     "tool-compat module=drbd_rs"

@@ -25,6 +25,10 @@ cp "$module_ko" "$stage/lib/modules/drbd_rs.ko"
 
 bins=(/lib/drbd/drbdsetup-84 /lib/drbd/drbdadm-84 /sbin/drbdmeta)
 for b in "${bins[@]}"; do cp "$b" "$stage$b"; done
+# dmsetup (Debian's dmsetup package, with lvm2): device-mapper targets that fail I/O on demand
+# (io-error scenario). Run with DM_DISABLE_UDEV=1, it creates its /dev/mapper nodes itself.
+dmsetup=$(command -v dmsetup || echo /sbin/dmsetup)
+cp "$dmsetup" "$stage/sbin/dmsetup" && bins+=("$dmsetup")
 for t in "$tools"/*; do
     [ -f "$t" ] && [ -x "$t" ] && cp "$t" "$stage/usr/bin/" && bins+=("$t")
 done

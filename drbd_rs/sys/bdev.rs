@@ -33,6 +33,7 @@ use kernel::{
 
 use super::disk::{
     BlkStatus, IoRequest, ReqOp, BLK_OPEN_RW_EXCL, REQ_BACKGROUND, REQ_FUA, REQ_IDLE, REQ_META,
+    REQ_OP_MASK,
     REQ_NOUNMAP, REQ_PREFLUSH, REQ_PRIO, REQ_RAHEAD, REQ_SYNC,
 };
 use super::pages::PageBuf;
@@ -217,6 +218,42 @@ const PASS_FLAGS: bindings::blk_opf_t = REQ_SYNC
     | REQ_BACKGROUND
     | REQ_NOUNMAP;
 
+/// What a failed submission to the backing device did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LocalIoOp {
+    /// A read.
+    Read,
+    /// A read-ahead (`REQ_RAHEAD`): failing it is legal.
+    ReadAhead,
+    /// A write, including an empty flush.
+    Write,
+    /// A discard or write-zeroes.
+    Discard,
+}
+
+/// A submission to the backing device that completed with an error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct LocalIoError {
+    /// What it did.
+    pub(crate) op: LocalIoOp,
+    /// Its first sector.
+    pub(crate) sector: u64,
+    /// Its size in bytes.
+    pub(crate) bytes: u64,
+    /// The error.
+    pub(crate) status: BlkStatus,
+}
+
+/// Told about every submission of a [`LowerDev`] that completes with an error (not about
+/// submissions refused before any bio was built: a range beyond the device, no memory).
+pub(crate) trait IoErrorSink: Send + Sync {
+    /// `e` failed. Called from the bio completion, possibly in interrupt context, before the
+    /// submission's own completion (the request's end, [`LocalIo::local_io_done`]): must not
+    /// sleep nor take locks that are held with interrupts enabled. For synchronous submissions,
+    /// called by the submitting thread before it returns.
+    fn local_io_error(&self, e: LocalIoError);
+}
+
 /// Told when a submission to the backing device is complete.
 pub(crate) trait LocalIo: Send + Sync + Sized + 'static {
     /// All bios of one submission have completed, with `status` (the first error any of them
@@ -275,11 +312,15 @@ fn status_result(status: BlkStatus) -> Result {
 }
 
 /// Per-bio data in front of every bio of a [`LowerDev`]'s bio set (its `front_pad`). Written
-/// only for the last bio of a buffer read, and read only by its completion.
+/// only for the last bio of an asynchronous submission ([`Last::submit`]), and read only by its
+/// completion.
 #[repr(C)]
 struct BioPad {
-    /// The buffer whose fill ends when this bio completes.
+    /// The buffer whose fill ends when this bio completes (buffer reads), or NULL.
     fill: *const PageBuf,
+    /// The submission's first sector and size, for error reports.
+    sector: u64,
+    bytes: u64,
 }
 
 /// The [`BioPad`] of `bio`.
@@ -309,6 +350,8 @@ unsafe fn pad_of(bio: *mut bindings::bio) -> *mut BioPad {
 #[pin_data(PinnedDrop)]
 pub(crate) struct LowerDev {
     file: BdevFile,
+    /// Told about failed submissions.
+    errors: Option<Arc<dyn IoErrorSink>>,
     inflight: AtomicUsize,
     #[pin]
     done: Completion,
@@ -323,10 +366,14 @@ unsafe impl Send for LowerDev {}
 unsafe impl Sync for LowerDev {}
 
 impl LowerDev {
-    /// Sets up the data path to `file`.
-    pub(crate) fn new(file: BdevFile) -> impl PinInit<Self, Error> {
+    /// Sets up the data path to `file`; `errors` is told about every failed submission.
+    pub(crate) fn new(
+        file: BdevFile,
+        errors: Option<Arc<dyn IoErrorSink>>,
+    ) -> impl PinInit<Self, Error> {
         try_pin_init!(LowerDev {
             file,
+            errors,
             inflight: AtomicUsize::new(1),
             done <- Completion::new(),
             // Last: if it fails, nothing initialised before it needs `bioset_exit`.
@@ -598,6 +645,15 @@ impl LowerDev {
         chain.finish()
     }
 
+    /// Reports a failed submission to the error sink.
+    fn report(&self, e: LocalIoError) {
+        if e.status != BlkStatus::OK {
+            if let Some(sink) = self.errors.as_ref() {
+                sink.local_io_error(e);
+            }
+        }
+    }
+
     /// One submission in flight less; wakes drop when it was the last.
     fn put_inflight(&self) {
         if self.inflight.fetch_sub(1, Ordering::AcqRel) == 1 {
@@ -616,6 +672,9 @@ struct BioChain<'a> {
     failed: bool,
     /// `bio_vec`s for the next data bio.
     nr_vecs: usize,
+    /// First sector of the submission (of its first bio) and bytes added so far.
+    sector: Option<u64>,
+    bytes: u64,
 }
 
 impl<'a> BioChain<'a> {
@@ -627,6 +686,8 @@ impl<'a> BioChain<'a> {
             opf,
             failed: false,
             nr_vecs: nr_vecs.max(1),
+            sector: None,
+            bytes: 0,
         }
     }
 
@@ -642,6 +703,7 @@ impl<'a> BioChain<'a> {
         }
         // SAFETY: `next` is a fresh bio of ours.
         unsafe { (*next).bi_iter.bi_sector = sector };
+        self.sector.get_or_insert(sector);
         if !self.cur.is_null() {
             // SAFETY: `cur` is ours, unsubmitted, without end_io; `next` completes only after
             // it. Submitting hands `cur` to the block layer.
@@ -658,6 +720,7 @@ impl<'a> BioChain<'a> {
         if !self.failed && !self.cur.is_null() {
             // SAFETY: `cur` is a bio of ours, unsubmitted, without data pages.
             unsafe { (*self.cur).bi_iter.bi_size = bytes };
+            self.bytes += u64::from(bytes);
         }
     }
 
@@ -677,6 +740,7 @@ impl<'a> BioChain<'a> {
                 // SAFETY: `cur` is ours and unsubmitted; `page` is valid as long as the chain
                 // (this function's contract).
                 if unsafe { bindings::bio_add_page(self.cur, page, len, offset) } as u32 == len {
+                    self.bytes += u64::from(len);
                     return;
                 }
             }
@@ -699,6 +763,10 @@ impl<'a> BioChain<'a> {
                 lower: self.lower,
                 bio,
                 failed: self.failed,
+                fill: core::ptr::null(),
+                sector: self.sector.unwrap_or(0),
+                bytes: self.bytes,
+                opf: self.opf,
             }),
         }
     }
@@ -715,17 +783,18 @@ struct Last<'a> {
     lower: &'a LowerDev,
     bio: NonNull<bindings::bio>,
     failed: bool,
+    /// The buffer whose fill ends with this chain, or NULL.
+    fill: *const PageBuf,
+    /// The submission's first sector, size and operation (error reports).
+    sector: u64,
+    bytes: u64,
+    opf: bindings::blk_opf_t,
 }
 
 impl Last<'_> {
     /// Records `buf` as the buffer whose fill ends with this chain (read by `end_io_fill`).
     fn set_fill(&mut self, buf: &PageBuf) {
-        // SAFETY: the bio is from our bio set (type invariant), so it has a pad; it is ours.
-        unsafe {
-            pad_of(self.bio.as_ptr()).write(BioPad {
-                fill: core::ptr::from_ref(buf),
-            })
-        };
+        self.fill = core::ptr::from_ref(buf);
     }
 
     /// Hands the chain to the block layer with `end_io` and `private` on the last bio, counted
@@ -742,7 +811,13 @@ impl Last<'_> {
         self.lower.inflight.fetch_add(1, Ordering::Relaxed);
         let bio = self.bio.as_ptr();
         // SAFETY: `bio` is ours and unsubmitted (type invariant); from here it owns `private`.
+        // It is from our bio set, so it has a pad.
         unsafe {
+            pad_of(bio).write(BioPad {
+                fill: self.fill,
+                sector: self.sector,
+                bytes: self.bytes,
+            });
             (*bio).bi_private = private;
             (*bio).bi_end_io = Some(end_io);
             if self.failed {
@@ -775,13 +850,34 @@ impl Last<'_> {
         if self.failed {
             Err(ENOMEM)
         } else {
+            if ret != 0 {
+                self.lower.report(LocalIoError {
+                    op: op_of(self.opf),
+                    sector: self.sector,
+                    bytes: self.bytes,
+                    status: BlkStatus::IOERR,
+                });
+            }
             to_result(ret)
         }
     }
 }
 
+/// The kind of I/O an `opf` does.
+fn op_of(opf: bindings::blk_opf_t) -> LocalIoOp {
+    match opf & REQ_OP_MASK {
+        bindings::req_op_REQ_OP_READ if opf & REQ_RAHEAD != 0 => LocalIoOp::ReadAhead,
+        bindings::req_op_REQ_OP_READ => LocalIoOp::Read,
+        bindings::req_op_REQ_OP_DISCARD | bindings::req_op_REQ_OP_WRITE_ZEROES => {
+            LocalIoOp::Discard
+        }
+        _ => LocalIoOp::Write,
+    }
+}
+
 /// Takes the completed last bio of a chain apart: its status, its `bi_private`, and the
-/// [`LowerDev`] it was submitted to. Frees the bio.
+/// [`LowerDev`] it was submitted to. Frees the bio. A failed submission is reported to the
+/// `LowerDev`'s error sink first.
 ///
 /// # Safety
 ///
@@ -800,6 +896,16 @@ unsafe fn take_last(bio: *mut bindings::bio) -> (BlkStatus, *mut c_void, *const 
             .sub(core::mem::offset_of!(LowerDev, bio_set))
             .cast::<LowerDev>()
             .cast_const();
+        if status != BlkStatus::OK {
+            // The pad was written by `Last::submit`.
+            let pad = &*pad_of(bio);
+            (*lower).report(LocalIoError {
+                op: op_of((*bio).bi_opf),
+                sector: pad.sector,
+                bytes: pad.bytes,
+                status,
+            });
+        }
         bindings::bio_put(bio);
         (status, private, lower)
     }

@@ -57,7 +57,7 @@ pub(crate) const REQ_BACKGROUND: bindings::blk_opf_t =
 /// `REQ_NOUNMAP`: write-zeroes must not deallocate.
 pub(crate) const REQ_NOUNMAP: bindings::blk_opf_t = 1 << bindings::req_flag_bits___REQ_NOUNMAP;
 /// `REQ_OP_MASK`: the operation in the low bits of `blk_opf_t`.
-const REQ_OP_MASK: bindings::blk_opf_t = (1 << bindings::REQ_OP_BITS) - 1;
+pub(super) const REQ_OP_MASK: bindings::blk_opf_t = (1 << bindings::REQ_OP_BITS) - 1;
 
 // `blk_mode_t` bits of `open` (checked against the headers in `shim_blk.c`).
 const BLK_OPEN_READ: bindings::blk_mode_t = 1 << 0;
