@@ -273,15 +273,14 @@ impl DeviceIo {
     }
 
     /// Whether a read of `bytes` at `sector` may be served by the local disk
-    /// (`drbd_may_do_local_read`): UpToDate data, or a SyncTarget's blocks already in sync.
+    /// (`drbd_may_do_local_read`): UpToDate data, or Inconsistent data whose blocks there are
+    /// not out of sync.
     fn may_read_locally(&self, sector: u64, bytes: u32) -> bool {
         let st = self.state();
         if st.disk == DiskState::UpToDate {
             return true;
         }
-        if st.disk != DiskState::Inconsistent
-            || !matches!(st.conn, ConnState::SyncTarget | ConnState::PausedSyncT)
-        {
+        if st.disk != DiskState::Inconsistent {
             return false;
         }
         let Some((a, b)) = oos::touched_bits(sector, bytes) else {
@@ -292,8 +291,7 @@ impl DeviceIo {
     }
 
     /// A read: from the local disk when its data is good there, else from an UpToDate peer
-    /// (`P_DATA_REQUEST`), else from the local disk anyway when there is no peer to ask (a
-    /// standalone device serves what it has), else an I/O error.
+    /// (`P_DATA_REQUEST`), else an I/O error, as the C module does.
     fn read(&self, rq: IoRequest, lower: Option<&Arc<LowerDev>>) {
         if let Some(l) = lower {
             if self.may_read_locally(rq.sector(), rq.bytes()) {
@@ -320,7 +318,7 @@ impl DeviceIo {
                     req.fail();
                 }
             }
-            (None, Some(l)) if self.state().conn == ConnState::StandAlone => l.submit(rq),
+            // "IO ERROR: neither local nor remote data".
             _ => rq.end(BlkStatus::IOERR),
         }
     }
@@ -336,7 +334,8 @@ impl DeviceIo {
 
     /// Marks the blocks `bytes` at `sector` fully covers in sync.
     pub(crate) fn oos_clear(&self, sector: u64, bytes: u32) {
-        if let Some((a, b)) = oos::covered_bits(sector, bytes) {
+        let capacity = self.st.lock().size_sectors;
+        if let Some((a, b)) = oos::covered_bits_in(sector, bytes, capacity) {
             let mut bm = self.bm.lock();
             let n = bm.bits;
             oos::change_bits(&mut bm.words, n, a, b, false);
@@ -691,6 +690,16 @@ impl Device {
         let os = self.io.state();
         if os.disk != DiskState::Diskless || cfg.ldev.is_some() {
             return Err(RetCode::DiskConfigured.into());
+        }
+        if os.conn.raw() >= ConnState::WfReportParams.raw() {
+            // The C module negotiates a late attach with the peer (Negotiating and a sync
+            // handshake); drbd-rs does not yet, and an attached disk the peer was not told
+            // about could serve stale data. Attach before connecting.
+            pr_err!(
+                "drbd{}: attach while connected is not supported by drbd-rs yet; disconnect, attach, then connect\n",
+                minor
+            );
+            return Err(RetCode::NetConfigured.into());
         }
         let meta_disk = MetaDisk::from_index(meta_index).map_err(|_| RetCode::MdIdxInvalid)?;
 
@@ -1114,6 +1123,7 @@ impl Device {
                 e.to_errno()
             );
         }
+        self.tell_peer_state();
     }
 
     /// Sets the `on-io-error` policy (`disk-options`).
@@ -1166,6 +1176,7 @@ impl Device {
             log_state_change(minor, &os, &ns);
             self.log_pri_on_incon_degr(&os, &ns);
             crate::nl::notify_state_change(minor, os, ns);
+            self.tell_peer_state();
             return;
         }
         let Some(mut ldev) = cfg.ldev.take() else {
@@ -1445,6 +1456,48 @@ impl Device {
         if self.io.oos_resize(sectors).is_err() {
             pr_err!("drbd{}: cannot allocate the bitmap\n", self.minor);
         }
+    }
+
+    /// The exposed data generation of a diskless node: the peer's current UUID.
+    pub(crate) fn set_ed_uuid(&self, current: u64) {
+        self.io.st.lock().ed_uuid = current;
+    }
+
+    /// Sends our state to the peer after a local disk change (detach, I/O error), so it
+    /// knows our disk no longer follows and starts a new data generation if it must.
+    pub(crate) fn tell_peer_state(&self) {
+        let peer = self.io.peer.lock().clone();
+        if let Some((c, vnr)) = peer {
+            if self.state().conn.raw() >= ConnState::Connected.raw() {
+                if let Some(s) = c.session() {
+                    let _ = crate::receiver::send_state(&s, vnr, self);
+                }
+            }
+        }
+    }
+
+    /// `after_state_ch`'s rule: a Primary (here or on the peer) with UpToDate data whose peer
+    /// disk stopped following starts a new data generation; the peer learns it from
+    /// `P_UUIDS`. Returns true if it did.
+    pub(crate) fn maybe_new_current_uuid(&self, os: &State, ns: &State) -> bool {
+        let mut cfg = self.cfg.lock();
+        let Some(ldev) = cfg.ldev.as_mut() else {
+            return false;
+        };
+        let u = uuid::Uuids::from_array(ldev.sb.uuids);
+        if !uuid::needs_new_current_uuid(&u, os.pdsk, ns.pdsk, os.peer, ns.role, ns.peer, ns.disk) {
+            return false;
+        }
+        let mut u = u;
+        u.new_current(ns.role, sys::random_u64());
+        ldev.sb.uuids = u.to_array();
+        pr_info!("drbd{}: new current UUID {:016X}\n", self.minor, ldev.sb.uuids[UI_CURRENT]);
+        let uuids = ldev.sb.uuids;
+        self.md_sync(ldev);
+        let mut st = self.io.st.lock();
+        st.uuids = Some(uuids);
+        st.ed_uuid = uuids[UI_CURRENT];
+        true
     }
 
     /// Links this volume to the connection it replicates over (`None`: unlinks).

@@ -1315,7 +1315,7 @@ fn new_resource(ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {
 /// `adm_del_resource` on the resource at `idx`.
 fn del_resource_locked(reg: &mut Registry, idx: usize) -> i32 {
     let r = &reg.resources[idx];
-    if resource_cstate(r) as u8 > ConnState::StandAlone as u8 {
+    if resource_cstate(r) as u8 > ConnState::StandAlone as u8 || r.conn.is_some() {
         return RetCode::NetConfigured as i32;
     }
     if !r.volumes.is_empty() {
@@ -1406,7 +1406,11 @@ fn del_minor_locked(reg: &mut Registry, pos: MinorPos) -> i32 {
     let r = &reg.resources[pos.res];
     let v = &r.volumes[pos.vol];
     let st = v.device.state();
-    if st.disk != abi::DiskState::Diskless || st.role != Role::Secondary {
+    if st.disk != abi::DiskState::Diskless
+        || st.role != Role::Secondary
+        || st.conn != ConnState::StandAlone
+        || r.conn.is_some()
+    {
         return RetCode::MinorConfigured as i32;
     }
     let _ = notify_device(r, v.vnr, &v.device, abi::NotifyType::Destroy as u32);
@@ -1712,6 +1716,9 @@ fn detach(ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {
     let ns = dev.state();
     if ns.disk == abi::DiskState::Diskless {
         set_disk_conf(dev.minor(), None);
+    }
+    if ns.disk != os.disk {
+        dev.tell_peer_state();
     }
     if os != ns {
         notify_state_change(dev.minor(), os, ns);

@@ -316,6 +316,21 @@ impl WorkItem for PeerRead {
     fn run(this: Arc<PeerRead>) {
         let s = &this.session;
         let bytes = this.buf.len() as u32;
+        this.send_reply();
+        let npages = this.buf.len().div_ceil(kernel::page::PAGE_SIZE) as u32;
+        let mut rx = s.rx.lock();
+        rx.pages = rx.pages.saturating_sub(npages);
+        s.rx_cv.notify_all();
+        let _ = bytes;
+    }
+}
+
+impl PeerRead {
+    /// Sends the data (or `P_NEG_*DREPLY` if the read failed).
+    fn send_reply(&self) {
+        let this = self;
+        let s = &this.session;
+        let bytes = this.buf.len() as u32;
         if this.failed.load(Ordering::Relaxed) {
             let cmd = if this.resync {
                 Command::NegRsDReply

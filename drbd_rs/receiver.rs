@@ -16,7 +16,7 @@ use crate::device::Device;
 use crate::drbd_core::{
     genl::{ConnState, DiskState, DrbdState, Role, StateRv},
     packets::{
-        self, check_header, BlockRequest, Channel, DataHeader, Packet, Protocol, ReqStateReply,
+        self, check_header, BlockRequest, Channel, DataHeader, Packet, Protocol, ReqStateReply, ID_SYNCER,
         SyncParam, Trim, DP_SEND_RECEIVE_ACK, DP_SEND_WRITE_ACK,
     },
     uuid::{self, Event, Outcome, PeerUuids},
@@ -197,6 +197,11 @@ fn dispatch(s: &Arc<Session>, vnr: u16, cmd: Command, payload: &[u8]) -> Result<
         Packet::Uuids(u) => {
             let d = volume(s, vnr, cmd)?;
             d.set_peer_uuids(PeerUuids::from(u));
+            // A diskless node exposes the peer's data generation (`drbd_set_ed_uuid`), so it
+            // can only attach a disk holding that generation later.
+            if d.state().conn >= ConnState::Connected && !d.has_disk() {
+                d.set_ed_uuid(u.current);
+            }
             Ok(())
         }
         Packet::State(st) => {
@@ -382,6 +387,9 @@ fn receive_state(s: &Arc<Session>, vnr: u16, d: &Arc<Device>, ps: DrbdState) -> 
     if os.conn == ConnState::WfReportParams && ns.conn >= ConnState::Connected {
         send_state(s, vnr, d).map_err(Failure::of_error)?;
     }
+    if os.conn >= ConnState::Connected && d.maybe_new_current_uuid(&os, &ns) {
+        send_uuids(s, vnr, d).map_err(Failure::of_error)?;
+    }
     if os.conn > ConnState::WfReportParams
         && ns.conn > ConnState::Connected
         && peer_conn <= ConnState::Connected
@@ -454,7 +462,7 @@ fn receive_req_state(
         }
     }
     if rv == StateRv::Success.raw() {
-        for (_, d) in targets.iter() {
+        for (tv, d) in targets.iter() {
             let (os, ns) = d.change_conn_state(|st| {
                 if mask.role != 0 {
                     st.peer = role_of(val.role);
@@ -463,6 +471,9 @@ fn receive_req_state(
                     st.pdsk = disk_of(val.disk);
                 }
             });
+            if d.maybe_new_current_uuid(&os, &ns) {
+                let _ = send_uuids(s, *tv, d);
+            }
             // Peer was forced UpToDate & Primary while both were Inconsistent: resync.
             if os.disk == DiskState::Inconsistent
                 && os.pdsk == DiskState::Inconsistent
@@ -561,8 +572,25 @@ fn receive_data(s: &Arc<Session>, vnr: u16, cmd: Command, length: u32) -> Result
         return Err(Failure::ProtocolError);
     }
     let Some(lower) = d.lower() else {
-        conn_err!(s.conn, "Can not write data: no backing device\n");
-        return Err(Failure::ProtocolError);
+        // No disk (detached, or failed): the data is read and dropped, the write is counted
+        // in its epoch and refused with P_NEG_ACK, as the C receiver does.
+        if split.data > 0 {
+            let buf = PageBuf::alloc(split.data as usize).map_err(|_| Failure::NetworkFailure)?;
+            for (page, used) in buf.pages() {
+                s.data
+                    .recv_page(page, 0, used)
+                    .map_err(|e| short_read(s, cmd, split.data as usize, e))?;
+            }
+        }
+        if cmd == Command::Data {
+            s.rx.lock().writes += 1;
+            if dh.dp_flags & DP_SEND_WRITE_ACK != 0 || (s.agreed < 100 && s.protocol == 3) {
+                send_block_ack(s, vnr, Command::NegAck, dh.sector, dh.block_id, split.data)?;
+            }
+        } else {
+            send_block_ack(s, vnr, Command::NegAck, dh.sector, ID_SYNCER, split.data)?;
+        }
+        return Ok(());
     };
     if split.data == 0 {
         // An empty write (a flush): nothing to store; ack as asked.
@@ -726,9 +754,28 @@ fn receive_data_request(
             return send_block_ack(s, vnr, ncmd, r.sector, r.block_id, r.blksize);
         }
     };
-    let buf = PageBuf::alloc(r.blksize as usize).map_err(|_| Failure::NetworkFailure)?;
-    let pr = PeerRead::new(s.clone(), vnr, buf, r.sector, r.block_id, resync)
-        .map_err(|_| Failure::NetworkFailure)?;
+    // Reads held for the peer count against max-buffers too, so a peer that asks and does
+    // not read its socket cannot make us allocate without bound.
+    let npages = (r.blksize as usize).div_ceil(kernel::page::PAGE_SIZE) as u32;
+    {
+        let max = s.conn.settings.lock().max_buffers;
+        let mut rx = s.rx.lock();
+        while rx.pages > 0 && rx.pages + npages > max && !s.is_failed() {
+            s.rx_cv.wait(&mut rx);
+        }
+        rx.pages += npages;
+    }
+    let pr = PageBuf::alloc(r.blksize as usize)
+        .and_then(|buf| PeerRead::new(s.clone(), vnr, buf, r.sector, r.block_id, resync));
+    let pr = match pr {
+        Ok(pr) => pr,
+        Err(_) => {
+            let mut rx = s.rx.lock();
+            rx.pages = rx.pages.saturating_sub(npages);
+            s.rx_cv.notify_all();
+            return Err(Failure::NetworkFailure);
+        }
+    };
     d.count_sent(r.blksize);
     lower.read_buf(r.sector, pr);
     Ok(())

@@ -47,17 +47,21 @@ impl Req {
     pub(crate) fn new(rq: IoRequest, conn: Arc<Connection>, vnr: u16) -> Result<Arc<Req>> {
         let sector = rq.sector();
         let bytes = rq.bytes();
-        Ok(Arc::new(
+        // Failed until the `Arc` exists: if its allocation fails, dropping the `Req` ends the
+        // request with an error instead of reporting a write nobody made.
+        let req = Arc::new(
             Req {
                 rq: Some(rq),
                 conn,
                 vnr,
                 sector,
                 bytes,
-                local_failed: AtomicBool::new(false),
+                local_failed: AtomicBool::new(true),
             },
             GFP_NOIO_FLAGS,
-        )?)
+        )?;
+        req.local_failed.store(false, Ordering::Relaxed);
+        Ok(req)
     }
 
     /// Ends the request with an error when it goes (no copy of it succeeded).
@@ -142,12 +146,18 @@ pub(crate) struct Tl {
     epochs: KVec<EpochRec>,
     /// Reads sent to the peer (`P_DATA_REQUEST`), waiting for `P_DATA_REPLY`.
     reads: KVec<(u64, u16, Arc<Req>)>,
+    /// The session ended and its log was failed: nothing may enter any more (a writer that
+    /// still held the session marks its blocks out of sync itself).
+    closed: bool,
 }
 
 impl Tl {
     /// Records a write of the open epoch `nr`; returns the block id to send, registering
     /// `req` for an ack if `wants_ack`.
     fn record(&mut self, nr: u32, vnr: u16, req: &Arc<Req>, wants_ack: bool) -> Result<u64> {
+        if self.closed {
+            return Err(ECONNABORTED);
+        }
         let open = matches!(self.epochs.last(), Some(e) if e.nr == nr && !e.closed);
         if !open {
             self.epochs.push(
@@ -175,6 +185,9 @@ impl Tl {
 
     /// Registers a read sent to the peer; returns its block id.
     fn add_read(&mut self, vnr: u16, req: &Arc<Req>) -> Result<u64> {
+        if self.closed {
+            return Err(ECONNABORTED);
+        }
         self.next_id += 1;
         let id = self.next_id << 8 | 1;
         self.reads.push((id, vnr, req.clone()), GFP_NOIO_FLAGS)?;
@@ -267,6 +280,9 @@ impl Session {
     fn send_write_counted(&self, vnr: u16, req: &Arc<Req>, protocol: u32) -> Result {
         let mut tx = self.data_tx.lock();
         let r = (|| -> Result {
+            if self.is_failed() {
+                return Err(ECONNABORTED);
+            }
             let max_epoch = self.conn.settings.lock().max_epoch_size;
             if tx.epoch_writes >= max_epoch {
                 self.close_epoch_locked(&mut tx)?;
@@ -430,6 +446,7 @@ impl Session {
     pub(crate) fn fail_transfer_log(&self) {
         let (pending, epochs, reads) = {
             let mut tl = self.tl.lock();
+            tl.closed = true;
             (
                 core::mem::take(&mut tl.pending),
                 core::mem::take(&mut tl.epochs),

@@ -48,6 +48,19 @@ pub fn covered_bits(sector: u64, bytes: u32) -> Option<(u64, u64)> {
     Some((first, last_excl - 1))
 }
 
+/// Like [`covered_bits`], but a range that reaches the device's end (`capacity` sectors) also
+/// covers the partial last block (`drbd_set_in_sync` rounds the last bit up there), so a
+/// resync of a device whose size is not a multiple of 4 KiB can clear every bit.
+pub fn covered_bits_in(sector: u64, bytes: u32, capacity: u64) -> Option<(u64, u64)> {
+    let end = sector.checked_add(u64::from(bytes) >> 9)?;
+    if capacity > 0 && end >= capacity && sector < capacity {
+        let first = sector.div_ceil(BM_SECT_PER_BIT);
+        let last = (capacity - 1) / BM_SECT_PER_BIT;
+        return (first <= last).then_some((first, last));
+    }
+    covered_bits(sector, bytes)
+}
+
 /// Whether bit `bit` is set; bits beyond the slice read as clear.
 pub fn test_bit(words: &[u64], bit: u64) -> bool {
     let Ok(w) = usize::try_from(bit / 64) else {

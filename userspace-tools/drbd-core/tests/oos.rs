@@ -77,3 +77,12 @@ proptest! {
         prop_assert_eq!(seen, model);
     }
 }
+
+#[test]
+fn clearing_up_to_the_device_end_clears_the_partial_last_bit() {
+    // 75 sectors: bits 0..=9, the last one covers sectors 72..75 only.
+    assert_eq!(covered_bits_in(72, 3 * 512, 75), Some((9, 9)));
+    assert_eq!(covered_bits_in(64, 11 * 512, 75), Some((8, 9)));
+    assert_eq!(covered_bits_in(0, 8 * 512, 75), Some((0, 0)));
+    assert_eq!(covered_bits_in(73, 2 * 512, 75), None);
+}
