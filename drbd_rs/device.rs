@@ -120,6 +120,14 @@ struct DeviceIo {
     rs_finished: AtomicBool,
     /// "neither local nor remote data" lines logged.
     no_data_log: AtomicU32,
+    /// The resync interlock (the C module's resync extents, at device granularity):
+    /// application writes in flight (from before their local write and `P_DATA` until both
+    /// are done), application writes waiting for resync I/O, resync reads a SyncSource
+    /// serves (until the reply is sent), resync requests a SyncTarget has outstanding.
+    app_inflight: AtomicU32,
+    app_waiting: AtomicU32,
+    rs_reads: AtomicU32,
+    rs_outstanding: AtomicU32,
 }
 
 /// The out-of-sync bitmap's storage.
@@ -254,9 +262,13 @@ impl DeviceIo {
             (_, None) => return rq.end(BlkStatus::IOERR),
         };
         let bytes = rq.bytes();
-        let req = match Req::new(rq, s.conn.clone(), vnr) {
+        self.enter_app_write();
+        let req = match Req::new(rq, s.conn.clone(), vnr, true) {
             Ok(r) => r,
-            Err(_) => return,
+            Err(_) => {
+                self.app_inflight.fetch_sub(1, Ordering::SeqCst);
+                return;
+            }
         };
         if let Some(lower) = lower {
             lower.submit_request(req.clone());
@@ -311,7 +323,7 @@ impl DeviceIo {
         };
         match (peer, lower) {
             (Some((s, vnr)), _) => {
-                let Ok(req) = Req::new(rq, s.conn.clone(), vnr) else {
+                let Ok(req) = Req::new(rq, s.conn.clone(), vnr, false) else {
                     return;
                 };
                 if s.send_read(vnr, &req).is_err() {
@@ -320,6 +332,37 @@ impl DeviceIo {
             }
             // "IO ERROR: neither local nor remote data".
             _ => rq.end(BlkStatus::IOERR),
+        }
+    }
+
+    /// Counts an application write in the resync interlock; while a resync runs it first
+    /// waits for the resync reads (SyncSource) or requests (SyncTarget) in flight, so the two
+    /// never pass each other on the wire or on a disk.
+    fn enter_app_write(&self) {
+        let mut waiting = false;
+        loop {
+            self.app_inflight.fetch_add(1, Ordering::SeqCst);
+            let busy = match self.state().conn {
+                ConnState::SyncSource | ConnState::PausedSyncS => {
+                    self.rs_reads.load(Ordering::SeqCst) != 0
+                }
+                ConnState::SyncTarget | ConnState::PausedSyncT => {
+                    self.rs_outstanding.load(Ordering::SeqCst) != 0
+                }
+                _ => false,
+            };
+            if !busy {
+                break;
+            }
+            self.app_inflight.fetch_sub(1, Ordering::SeqCst);
+            if !waiting {
+                waiting = true;
+                self.app_waiting.fetch_add(1, Ordering::SeqCst);
+            }
+            crate::sys::thread::sleep_ms(1);
+        }
+        if waiting {
+            self.app_waiting.fetch_sub(1, Ordering::SeqCst);
         }
     }
 
@@ -563,6 +606,10 @@ impl Device {
                 rs_sect_in: AtomicU32::new(0),
                 rs_finished: AtomicBool::new(false),
                 no_data_log: AtomicU32::new(0),
+                app_inflight: AtomicU32::new(0),
+                app_waiting: AtomicU32::new(0),
+                rs_reads: AtomicU32::new(0),
+                rs_outstanding: AtomicU32::new(0),
             }),
             GFP_KERNEL,
         )?;
@@ -1458,6 +1505,33 @@ impl Device {
         }
     }
 
+    /// An application write counted by the resync interlock is done.
+    pub(crate) fn app_write_done(&self) {
+        self.io.app_inflight.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// A SyncSource starts a resync read: new application writes wait, and this waits for
+    /// those in flight to finish (then the read sees their data, and their `P_DATA` went
+    /// out before its reply).
+    pub(crate) fn begin_resync_read(&self) {
+        self.io.rs_reads.fetch_add(1, Ordering::SeqCst);
+        while self.io.app_inflight.load(Ordering::SeqCst) != 0 {
+            crate::sys::thread::sleep_ms(1);
+        }
+    }
+
+    /// The reply of a resync read was sent.
+    pub(crate) fn end_resync_read(&self) {
+        self.io.rs_reads.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Whether application writes are in flight or waiting (a SyncTarget asks for no resync
+    /// data meanwhile).
+    pub(crate) fn app_writes_busy(&self) -> bool {
+        self.io.app_inflight.load(Ordering::SeqCst) != 0
+            || self.io.app_waiting.load(Ordering::SeqCst) != 0
+    }
+
     /// The exposed data generation of a diskless node: the peer's current UUID.
     pub(crate) fn set_ed_uuid(&self, current: u64) {
         self.io.st.lock().ed_uuid = current;
@@ -1988,6 +2062,7 @@ impl Device {
         };
         pi.rs_cursor = next;
         pi.rs_inflight += 1;
+        self.io.rs_outstanding.fetch_add(1, Ordering::SeqCst);
         Some(req)
     }
 
@@ -2018,6 +2093,10 @@ impl Device {
     /// A resync request of `bytes` was answered.
     pub(crate) fn rs_reply_done(&self, failed: bool, bytes: u32) {
         self.io.rs_sect_in.fetch_add(bytes >> 9, Ordering::AcqRel);
+        let _ = self
+            .io
+            .rs_outstanding
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| v.checked_sub(1));
         let mut pi = self.peer_info.lock();
         pi.rs_inflight = pi.rs_inflight.saturating_sub(1);
         if failed {
@@ -2044,6 +2123,7 @@ impl Device {
             pi.rs_inflight = 0;
             pi.rs_cursor = 0;
             pi.bm_rx = None;
+            self.io.rs_outstanding.store(0, Ordering::SeqCst);
             pi.rs_ticker.take()
         };
         // Outside the lock: the thread may be waiting for it.

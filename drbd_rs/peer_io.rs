@@ -38,6 +38,27 @@ pub(crate) struct RxEpoch {
     pub(crate) pages: u32,
     /// Writes received in this epoch (`P_BARRIER_ACK`'s `set_size`).
     pub(crate) writes: u32,
+    /// Sectors (volume, first, end) of peer writes (data and resync) in flight: a new one
+    /// overlapping them waits, so the disk sees them in the order the peer sent them, and a
+    /// resync read waits for them (`overlapping_resync_write` and the resync interlock).
+    pub(crate) ranges: KVec<(u16, u64, u64)>,
+}
+
+impl RxEpoch {
+    /// Whether a peer write in flight overlaps `sectors` at `sector` of volume `vnr`.
+    pub(crate) fn overlaps(&self, vnr: u16, sector: u64, sectors: u64) -> bool {
+        let end = sector.saturating_add(sectors);
+        self.ranges
+            .iter()
+            .any(|&(v, a, b)| v == vnr && a < end && sector < b)
+    }
+
+    /// Removes the range of a completed peer write.
+    pub(crate) fn remove_range(&mut self, vnr: u16, sector: u64) {
+        if let Some(i) = self.ranges.iter().position(|&(v, a, _)| v == vnr && a == sector) {
+            let _ = self.ranges.remove(i);
+        }
+    }
 }
 
 /// What a completed peer write answers.
@@ -142,11 +163,6 @@ impl WorkItem for PeerWrite {
                         this.block_id,
                     );
                 }
-                let npages = this.buf.len().div_ceil(kernel::page::PAGE_SIZE) as u32;
-                let mut rx = s.rx.lock();
-                rx.inflight -= 1;
-                rx.pages = rx.pages.saturating_sub(npages);
-                s.rx_cv.notify_all();
             }
             WriteKind::Resync => {
                 if failed {
@@ -155,8 +171,18 @@ impl WorkItem for PeerWrite {
                     this.dev.oos_clear(this.sector, bytes);
                     ack(Command::RsWriteAck, ID_SYNCER);
                 }
-                crate::resync::target_reply_done(s, &this.dev, this.vnr, failed, bytes);
             }
+        }
+        {
+            let npages = this.buf.len().div_ceil(kernel::page::PAGE_SIZE) as u32;
+            let mut rx = s.rx.lock();
+            rx.inflight -= 1;
+            rx.pages = rx.pages.saturating_sub(npages);
+            rx.remove_range(this.vnr, this.sector);
+            s.rx_cv.notify_all();
+        }
+        if this.kind == WriteKind::Resync {
+            crate::resync::target_reply_done(s, &this.dev, this.vnr, failed, bytes);
         }
     }
 }
@@ -317,6 +343,11 @@ impl WorkItem for PeerRead {
         let s = &this.session;
         let bytes = this.buf.len() as u32;
         this.send_reply();
+        if this.resync {
+            if let Some(d) = s.conn.device(this.vnr) {
+                d.end_resync_read();
+            }
+        }
         let npages = this.buf.len().div_ceil(kernel::page::PAGE_SIZE) as u32;
         let mut rx = s.rx.lock();
         rx.pages = rx.pages.saturating_sub(npages);

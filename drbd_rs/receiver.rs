@@ -601,24 +601,33 @@ fn receive_data(s: &Arc<Session>, vnr: u16, cmd: Command, length: u32) -> Result
         return Ok(());
     }
     let npages = (split.data as usize).div_ceil(kernel::page::PAGE_SIZE) as u32;
-    if cmd == Command::Data {
-        // Bound the memory peer writes hold (max-buffers pages), as the C receiver does.
+    let nsect = u64::from(split.data >> 9);
+    {
+        // Bound the memory peer writes (data and resync) hold (max-buffers pages), as the C
+        // receiver does, and keep overlapping ones in the order they came.
         let max = s.conn.settings.lock().max_buffers;
         let mut rx = s.rx.lock();
-        while rx.inflight > 0 && rx.pages + npages > max {
+        while rx.inflight > 0 && (rx.pages + npages > max || rx.overlaps(vnr, dh.sector, nsect)) {
             s.rx_cv.wait(&mut rx);
         }
+        rx.ranges
+            .push((vnr, dh.sector, dh.sector + nsect), GFP_KERNEL)
+            .map_err(|_| Failure::NetworkFailure)?;
         rx.inflight += 1;
         rx.pages += npages;
-        rx.writes += 1;
+        if cmd == Command::Data {
+            rx.writes += 1;
+        }
     }
     let undo = |s: &Session| {
+        let mut rx = s.rx.lock();
+        rx.inflight -= 1;
+        rx.pages = rx.pages.saturating_sub(npages);
+        rx.remove_range(vnr, dh.sector);
         if cmd == Command::Data {
-            let mut rx = s.rx.lock();
-            rx.inflight -= 1;
-            rx.pages = rx.pages.saturating_sub(npages);
-            s.rx_cv.notify_all();
+            rx.writes -= 1;
         }
+        s.rx_cv.notify_all();
     };
     let mut buf = match PageBuf::alloc(split.data as usize) {
         Ok(b) => b,
@@ -755,21 +764,32 @@ fn receive_data_request(
         }
     };
     // Reads held for the peer count against max-buffers too, so a peer that asks and does
-    // not read its socket cannot make us allocate without bound.
+    // not read its socket cannot make us allocate without bound. A read must not overtake a
+    // peer write to the same blocks still in flight.
     let npages = (r.blksize as usize).div_ceil(kernel::page::PAGE_SIZE) as u32;
     {
         let max = s.conn.settings.lock().max_buffers;
         let mut rx = s.rx.lock();
-        while rx.pages > 0 && rx.pages + npages > max && !s.is_failed() {
+        while (rx.pages > 0 && rx.pages + npages > max)
+            || rx.overlaps(vnr, r.sector, u64::from(r.blksize >> 9))
+        {
             s.rx_cv.wait(&mut rx);
         }
         rx.pages += npages;
+    }
+    if resync {
+        // The resync interlock: this read and the application's writes must not pass each
+        // other, or the target could get old data after new (the C module's resync extents).
+        d.begin_resync_read();
     }
     let pr = PageBuf::alloc(r.blksize as usize)
         .and_then(|buf| PeerRead::new(s.clone(), vnr, buf, r.sector, r.block_id, resync));
     let pr = match pr {
         Ok(pr) => pr,
         Err(_) => {
+            if resync {
+                d.end_resync_read();
+            }
             let mut rx = s.rx.lock();
             rx.pages = rx.pages.saturating_sub(npages);
             s.rx_cv.notify_all();

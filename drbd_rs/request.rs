@@ -40,11 +40,18 @@ pub(crate) struct Req {
     /// See `sector`.
     pub(crate) bytes: u32,
     local_failed: AtomicBool,
+    /// An application write counted in the device's resync interlock until it goes.
+    app_write: bool,
 }
 
 impl Req {
     /// Wraps a request of `dev`.
-    pub(crate) fn new(rq: IoRequest, conn: Arc<Connection>, vnr: u16) -> Result<Arc<Req>> {
+    pub(crate) fn new(
+        rq: IoRequest,
+        conn: Arc<Connection>,
+        vnr: u16,
+        app_write: bool,
+    ) -> Result<Arc<Req>> {
         let sector = rq.sector();
         let bytes = rq.bytes();
         // Failed until the `Arc` exists: if its allocation fails, dropping the `Req` ends the
@@ -57,6 +64,7 @@ impl Req {
                 sector,
                 bytes,
                 local_failed: AtomicBool::new(true),
+                app_write,
             },
             GFP_NOIO_FLAGS,
         )?;
@@ -124,6 +132,11 @@ impl Drop for Req {
         };
         if let Some(rq) = self.rq.take() {
             rq.complete(status);
+        }
+        if self.app_write {
+            if let Some(d) = self.conn.device(self.vnr) {
+                d.app_write_done();
+            }
         }
     }
 }

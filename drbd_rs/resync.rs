@@ -150,6 +150,11 @@ fn ticker(s: Arc<Session>, vnr: u16, d: Arc<Device>) {
     let max_buffers = s.conn.settings.lock().max_buffers;
     while !s.is_failed() && !thread::should_stop() && d.state().conn == ConnState::SyncTarget {
         let mut blocks = ctl.step(&settings, d.take_rs_sect_in(), max_buffers);
+        // The resync interlock: no resync data is asked for while application writes are in
+        // flight or waiting (their P_DATA must reach the source before the request does).
+        if d.app_writes_busy() {
+            blocks = 0;
+        }
         while blocks > 0 {
             let max = (blocks.saturating_mul(4096)).min(RS_MAX_REQUEST);
             let Some(req) = d.rs_next_request(max) else {
