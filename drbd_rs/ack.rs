@@ -45,6 +45,16 @@ pub(crate) fn ack_receiver(s: Arc<Session>) {
                 if !s.is_failed() && e != EINTR {
                     conn_err!(s.conn, "meta connection shut down by peer.\n");
                 }
+                if e == ECONNRESET && !s.is_failed() {
+                    // The peer closed: let the receiver first handle what it already sent on
+                    // the data socket (e.g. the state that lets this side see a split brain
+                    // too); it ends the session at the data socket's end.
+                    let mut waited = 0;
+                    while !s.is_failed() && waited < ping_timeo_ms && !crate::sys::thread::should_stop() {
+                        crate::sys::thread::sleep_ms(10);
+                        waited += 10;
+                    }
+                }
                 s.fail(Failure::of_error(e));
                 break;
             }

@@ -78,6 +78,8 @@ scenarios=(
     "replicate-two-guests tool=drbdsetup-84 module0=drbd_rs module1=drbd auth=yes"
     "replicate-two-guests tool=drbdsetup-84 module0=drbd module1=drbd_rs"
     "auth-ipv6 tool=drbdsetup-84 module=drbd_rs"
+    "split-brain tool=drbdsetup-84 module=drbd"
+    "split-brain tool=drbdsetup-84 module=drbd_rs"
     "resync-under-writes tool=drbdsetup-84 module=drbd"
     "resync-under-writes tool=drbdsetup-84 module=drbd_rs"
     "restart-resync tool=drbdsetup-84 module=drbd"
