@@ -1513,9 +1513,14 @@ impl Device {
     /// A SyncSource starts a resync read: new application writes wait, and this waits for
     /// those in flight to finish (then the read sees their data, and their `P_DATA` went
     /// out before its reply).
-    pub(crate) fn begin_resync_read(&self) {
+    /// Gives up when the session `s` ends (its writes then fail out of the transfer log,
+    /// which needs this thread to get there).
+    pub(crate) fn begin_resync_read(&self, s: &Session) {
         self.io.rs_reads.fetch_add(1, Ordering::SeqCst);
-        while self.io.app_inflight.load(Ordering::SeqCst) != 0 {
+        while self.io.app_inflight.load(Ordering::SeqCst) != 0
+            && !s.is_failed()
+            && !crate::sys::thread::should_stop()
+        {
             crate::sys::thread::sleep_ms(1);
         }
     }

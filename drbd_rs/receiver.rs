@@ -780,7 +780,7 @@ fn receive_data_request(
     if resync {
         // The resync interlock: this read and the application's writes must not pass each
         // other, or the target could get old data after new (the C module's resync extents).
-        d.begin_resync_read();
+        d.begin_resync_read(s);
     }
     let pr = PageBuf::alloc(r.blksize as usize)
         .and_then(|buf| PeerRead::new(s.clone(), vnr, buf, r.sector, r.block_id, resync));
