@@ -424,6 +424,26 @@ impl Session {
         g.unwrap_or(crate::drbd_core::genl::StateRv::CwFailedByPeer.raw())
     }
 
+    /// Sends a block ack (`p_block_ack`: `P_WRITE_ACK`, `P_NEG_ACK`, `P_RS_WRITE_ACK`,
+    /// `P_NEG_DREPLY`, ...) for `blksize` bytes at `sector` on the meta socket, with the next
+    /// ack sequence number.
+    pub(crate) fn send_ack(
+        &self,
+        vnr: u16,
+        cmd: Command,
+        sector: u64,
+        block_id: u64,
+        blksize: u32,
+    ) -> Result {
+        let a = crate::drbd_core::packets::BlockAck {
+            sector,
+            block_id,
+            blksize,
+            seq_num: self.next_ack_seq(),
+        };
+        self.send_meta(vnr, &Packet::BlockAck(cmd, a))
+    }
+
     /// The next sequence number for an ack.
     pub(crate) fn next_ack_seq(&self) -> u32 {
         self.ack_seq.fetch_add(1, Ordering::Relaxed).wrapping_add(1)

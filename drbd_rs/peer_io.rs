@@ -20,7 +20,7 @@ use kernel::{
 use crate::connection::{Failure, Session};
 use crate::device::Device;
 use crate::drbd_core::{
-    packets::{BlockAck, DataHeader, Packet, ID_SYNCER},
+    packets::{DataHeader, ID_SYNCER},
     wire::Command,
 };
 use crate::sys::{
@@ -147,13 +147,7 @@ impl WorkItem for PeerWrite {
             this.dev.oos_set(this.sector, bytes);
         }
         let ack = |cmd: Command, block_id: u64| {
-            let a = BlockAck {
-                sector: this.sector,
-                block_id,
-                blksize: bytes,
-                seq_num: s.next_ack_seq(),
-            };
-            let _ = s.send_meta(this.vnr, &Packet::BlockAck(cmd, a));
+            let _ = s.send_ack(this.vnr, cmd, this.sector, block_id, bytes);
         };
         match this.kind {
             WriteKind::Data { write_ack } => {
@@ -261,14 +255,8 @@ impl WorkItem for PeerDiscard {
             this.dev.oos_set(this.sector, this.bytes);
         }
         if this.write_ack {
-            let a = BlockAck {
-                sector: this.sector,
-                block_id: this.block_id,
-                blksize: this.bytes,
-                seq_num: s.next_ack_seq(),
-            };
             let cmd = if failed { Command::NegAck } else { Command::WriteAck };
-            let _ = s.send_meta(this.vnr, &Packet::BlockAck(cmd, a));
+            let _ = s.send_ack(this.vnr, cmd, this.sector, this.block_id, this.bytes);
         }
         let mut rx = s.rx.lock();
         rx.inflight -= 1;
@@ -368,13 +356,7 @@ impl PeerRead {
             } else {
                 Command::NegDReply
             };
-            let a = BlockAck {
-                sector: this.sector,
-                block_id: this.block_id,
-                blksize: bytes,
-                seq_num: s.next_ack_seq(),
-            };
-            let _ = s.send_meta(this.vnr, &Packet::BlockAck(cmd, a));
+            let _ = s.send_ack(this.vnr, cmd, this.sector, this.block_id, bytes);
             return;
         }
         let cmd = if this.resync {

@@ -686,13 +686,7 @@ fn send_block_ack(
     block_id: u64,
     blksize: u32,
 ) -> Result<(), Failure> {
-    let a = packets::BlockAck {
-        sector,
-        block_id,
-        blksize,
-        seq_num: s.next_ack_seq(),
-    };
-    s.send_meta(vnr, &Packet::BlockAck(cmd, a))
+    s.send_ack(vnr, cmd, sector, block_id, blksize)
         .map_err(Failure::of_error)
 }
 
