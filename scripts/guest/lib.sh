@@ -50,6 +50,20 @@ create_md() {
     run "$DRBDMETA" --force "$1" v08 "$2" internal create-md 1
 }
 
+# attach_loopback_pair: resources r0 (minor 0 on /dev/vda) and r1 (minor 1 on /dev/vdb), each
+# with fresh internal meta-data and attached; the one-guest scenarios connect them over
+# 127.0.0.1.
+attach_loopback_pair() {
+    create_md 0 /dev/vda
+    create_md 1 /dev/vdb
+    drbdsetup new-resource r0
+    drbdsetup new-minor r0 0 0
+    drbdsetup attach 0 /dev/vda /dev/vda internal
+    drbdsetup new-resource r1
+    drbdsetup new-minor r1 1 0
+    drbdsetup attach 1 /dev/vdb /dev/vdb internal
+}
+
 # The line of /proc/drbd for a minor, e.g. "0: cs:Connected ro:Primary/Secondary ds:...".
 proc_line() { grep -E "^ *$1: " /proc/drbd; }
 

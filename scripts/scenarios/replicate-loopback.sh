@@ -7,16 +7,9 @@
 SIZE=16M SEED=4242
 
 load_drbd
-create_md 0 /dev/vda
-create_md 1 /dev/vdb
 # r0 on minor 0 (/dev/vda) listens on 7789; r1 on minor 1 (/dev/vdb) on 7790; each is the
 # other's peer.
-drbdsetup new-resource r0
-drbdsetup new-minor r0 0 0
-drbdsetup attach 0 /dev/vda /dev/vda internal
-drbdsetup new-resource r1
-drbdsetup new-minor r1 1 0
-drbdsetup attach 1 /dev/vdb /dev/vdb internal
+attach_loopback_pair
 drbdsetup connect r0 ipv4:127.0.0.1:7789 ipv4:127.0.0.1:7790 --protocol=C
 drbdsetup connect r1 ipv4:127.0.0.1:7790 ipv4:127.0.0.1:7789 --protocol=C
 wait_for 60 "r0 and r1 connected" proc_has 1 'cs:(Connected|SyncTarget)'

@@ -8,14 +8,7 @@
 A0=ipv4:127.0.0.1:7789 A1=ipv4:127.0.0.1:7790
 
 load_drbd
-create_md 0 /dev/vda
-create_md 1 /dev/vdb
-drbdsetup new-resource r0
-drbdsetup new-minor r0 0 0
-drbdsetup attach 0 /dev/vda /dev/vda internal
-drbdsetup new-resource r1
-drbdsetup new-minor r1 1 0
-drbdsetup attach 1 /dev/vdb /dev/vdb internal
+attach_loopback_pair
 drbdsetup primary 0 --force
 testdata write /dev/drbd0 --seed 91 --size 60M
 drbdsetup connect r0 $A0 $A1 --protocol=C
