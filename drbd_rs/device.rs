@@ -1582,16 +1582,30 @@ impl Device {
 
     /// `drbdsetup new-current-uuid` on a StandAlone device (`drbd_nl_new_c_uuid_doit`): the
     /// bitmap UUID rotates into the history and a new data generation starts, the old current
-    /// UUID becoming the bitmap UUID; the meta-data is written at once. The caller refuses
-    /// connected devices. (`--clear-bitmap` has no bitmap to clear until drbd-rs keeps one.)
-    pub(crate) fn new_current_uuid(&self) -> Result<(), DrbdRet> {
+    /// UUID becoming the bitmap UUID; the meta-data is written at once. `--clear-bitmap`
+    /// clears the bitmap; connected with fresh meta-data, it skips the initial sync: the peer
+    /// gets `P_UUIDS` with the skip flag and both disks become UpToDate. Connected otherwise:
+    /// `ERR_CONNECTED`.
+    pub(crate) fn new_current_uuid(&self, clear_bm: bool) -> Result<(), DrbdRet> {
         let mut cfg = self.cfg.lock();
         let Some(ldev) = cfg.ldev.as_mut() else {
             return Err(DrbdRet::Ret(RetCode::NoDisk));
         };
-        let role = self.io.state().role;
+        let st = self.io.state();
+        let session = self
+            .io
+            .peer
+            .lock()
+            .clone()
+            .and_then(|(c, vnr)| c.session().map(|s| (s, vnr)));
+        let agreed = session.as_ref().map_or(0, |(s, _)| s.agreed);
         let mut uuids = uuid::Uuids::from_array(ldev.sb.uuids);
-        uuids.new_current_admin(role, sys::random_u64(), false);
+        let skip = uuid::new_c_uuid_check(st.conn, agreed, &uuids, clear_bm)
+            .map_err(DrbdRet::Ret)?;
+        if skip {
+            pr_info!("drbd{}: Preparing to skip initial sync\n", self.minor);
+        }
+        let sent = uuids.new_current_admin(st.role, sys::random_u64(), skip);
         ldev.sb.uuids = uuids.to_array();
         let u = ldev.sb.uuids;
         pr_info!(
@@ -1602,9 +1616,77 @@ impl Device {
             u[2],
             u[3]
         );
+        let mut ret = Ok(());
+        if clear_bm {
+            {
+                let mut bm = self.io.bm.lock();
+                bm.words.iter_mut().for_each(|w| *w = 0);
+            }
+            let bits = self.io.bm.lock().bits;
+            if ldev.al.write_bitmap(bits).is_err() {
+                pr_err!("drbd{}: Writing bitmap failed\n", self.minor);
+                ret = Err(DrbdRet::Ret(RetCode::IoMdDisk));
+            }
+        }
+        if let (true, Some((s, vnr))) = (skip, session) {
+            let p = packets::Uuids {
+                current: sent.get(uuid::Slot::Current),
+                bitmap: sent.get(uuid::Slot::Bitmap),
+                history: [
+                    sent.get(uuid::Slot::History0),
+                    sent.get(uuid::Slot::History1),
+                ],
+                bits_set: 0,
+                flags: uuid::uuid_flags(false, ldev.crashed_primary, false, true),
+            };
+            let _ = s.send(crate::connection::Sock::Data, vnr, &packets::Packet::Uuids(p));
+            self.change_conn_state(|s| {
+                s.disk = DiskState::UpToDate;
+                s.pdsk = DiskState::UpToDate;
+            });
+        }
         self.md_sync(ldev);
         self.io.st.lock().uuids = Some(u);
-        Ok(())
+        ret
+    }
+
+    /// The peer's `P_UUIDS` asked to skip the initial sync (it ran `new-current-uuid
+    /// --clear-bitmap` on fresh meta-data while connected; `receive_uuids`): take its current
+    /// UUID, clear the bitmap, and both disks are UpToDate. Returns whether it applied.
+    pub(crate) fn accept_skip_initial_sync(&self, s: &Session, peer: &packets::Uuids) -> bool {
+        let mut cfg = self.cfg.lock();
+        let Some(ldev) = cfg.ldev.as_mut() else {
+            return false;
+        };
+        let st = self.io.state();
+        let mut uuids = uuid::Uuids::from_array(ldev.sb.uuids);
+        if !uuid::skip_initial_sync(st.conn, s.agreed, &uuids, peer.flags) {
+            return false;
+        }
+        pr_info!(
+            "drbd{}: Accepted new current UUID, preparing to skip initial sync\n",
+            self.minor
+        );
+        {
+            let mut bm = self.io.bm.lock();
+            bm.words.iter_mut().for_each(|w| *w = 0);
+        }
+        let bits = self.io.bm.lock().bits;
+        if ldev.al.write_bitmap(bits).is_err() {
+            pr_err!("drbd{}: Writing bitmap failed\n", self.minor);
+        }
+        uuids.accept_skip_initial_sync(peer.current, st.role);
+        ldev.sb.uuids = uuids.to_array();
+        self.change_conn_state(|s| {
+            s.disk = DiskState::UpToDate;
+            s.pdsk = DiskState::UpToDate;
+        });
+        self.md_sync(ldev);
+        let u = ldev.sb.uuids;
+        self.io.st.lock().uuids = Some(u);
+        let cur = u[UI_CURRENT];
+        self.io.st.lock().ed_uuid = cur;
+        true
     }
 
     /// Logs a refused state change as the C module does (`print_st_err`), for the reply.
@@ -1616,6 +1698,14 @@ impl Device {
 
     /// Writes the in-core superblock (`drbd_md_sync`), marked in use.
     fn md_sync(&self, ldev: &mut Ldev) {
+        // The state-derived flags as of now (`__drbd_set_state`); both disks UpToDate ends a
+        // crashed Primary's recovery (`after_state_ch`).
+        let st = self.io.state();
+        if st.disk == DiskState::UpToDate && st.pdsk == DiskState::UpToDate {
+            ldev.crashed_primary = false;
+        }
+        ldev.sb.flags = state::md_flags_for_state(ldev.sb.flags, &st, ldev.crashed_primary);
+        self.io.st.lock().md_flags = Some(ldev.sb.flags);
         ldev.sb.magic = DRBD_MD_MAGIC_84_UNCLEAN;
         ldev.sb.la_size_sect = self.io.st.lock().size_sectors;
         ldev.sb.encode(&mut ldev.buf);
@@ -2417,8 +2507,11 @@ impl Device {
             let cur = self.uuids().map(|u| u[UI_CURRENT]).unwrap_or(0);
             self.io.st.lock().ed_uuid = cur;
         }
-        // The cleared bits, so a restart does not resync again.
+        // The cleared bits, so a restart does not resync again, and the disk states.
         self.bm_write_all();
+        if let Some(ldev) = self.cfg.lock().ldev.as_mut() {
+            self.md_sync(ldev);
+        }
         true
     }
 }
