@@ -50,8 +50,8 @@
 use drbd_core::bitmap_codec::{BitmapPacket, Step, XferCtx};
 use drbd_core::genl::{ConnState, DiskState, Fencing, Role};
 use drbd_core::meta::{
-    AlTransaction, AlTransactionData, AlUpdate, Layout, Superblock, AL_TR_UPDATE, LC_FREE,
-    MD_BLOCK_SIZE, UUID_JUST_CREATED,
+    AlTransaction, AlTransactionData, AlUpdate, Layout, Superblock, AL_TR_INITIALIZED,
+    AL_TR_UPDATE, LC_FREE, MD_BLOCK_SIZE, UUID_JUST_CREATED,
 };
 use drbd_core::oos;
 use drbd_core::state::{self, State, StateEnv};
@@ -491,45 +491,55 @@ impl Sim {
             }
             BitmapMode::Persistent => {
                 n.bm = n.stable.bm.clone();
-                // apply-al: replay the transactions in order; every extent the AL names may
-                // hold writes that reached only this disk.
-                let mut trs: Vec<(u32, [u32; AL_SLOTS], [u32; AL_SLOTS])> = Vec::new();
+                // apply-al: decode the AL blocks (checksummed), start from the oldest
+                // transaction's context and replay the later ones' updates in order; every
+                // extent of the resulting active set may hold writes that reached only this
+                // disk, so it is marked out of sync.
+                let mut trs: Vec<(u32, Vec<AlUpdate>, [u32; AL_SLOTS])> = Vec::new();
                 for blk in &n.stable.al {
                     if let Ok(t) = AlTransaction::decode(&blk[..]) {
-                        let mut upd = [LC_FREE; AL_SLOTS];
-                        let mut mask = [0u32; AL_SLOTS];
-                        for u in t.updates() {
-                            upd[u.slot as usize] = u.extent;
-                            mask[u.slot as usize] = 1;
-                        }
                         let mut ctx = [LC_FREE; AL_SLOTS];
+                        let start = t.header().context_start_slot_nr as usize;
                         for (k, e) in t.context_entries().enumerate() {
-                            ctx[t.header().context_start_slot_nr as usize + k] = e;
+                            ctx[start + k] = e;
                         }
-                        let _ = mask;
-                        trs.push((t.header().tr_number, upd, ctx));
+                        trs.push((t.header().tr_number, t.updates().collect(), ctx));
                     }
                 }
                 trs.sort_by_key(|t| t.0);
                 let max_tr = trs.last().map(|t| t.0).unwrap_or(0);
-                if let Some(last) = trs.last() {
+                if let Some((first, rest)) = trs.split_first() {
+                    let mut active = first.2;
+                    for (_, updates, _) in rest {
+                        for u in updates {
+                            active[u.slot as usize] = u.extent;
+                        }
+                    }
+                    assert_eq!(active, trs[trs.len() - 1].2, "AL replay != last context");
                     if !skip_al {
-                        for &e in last.2.iter() {
-                            if e != LC_FREE {
-                                let a = e as u64 * EXT_BLOCKS as u64;
-                                oos::change_bits(
-                                    &mut n.bm,
-                                    NBITS,
-                                    a,
-                                    a + EXT_BLOCKS as u64 - 1,
-                                    true,
-                                );
-                            }
+                        for e in active.into_iter().filter(|&e| e != LC_FREE) {
+                            let a = u64::from(e) * EXT_BLOCKS as u64;
+                            oos::change_bits(&mut n.bm, NBITS, a, a + EXT_BLOCKS as u64 - 1, true);
                         }
                     }
                 }
                 n.bm_write_out();
-                n.al = Al::empty(max_tr + 1);
+                // The AL starts over, initialized (as `drbdmeta apply-al` leaves it).
+                let free = [LC_FREE; AL_SLOTS];
+                for k in 0..AL_RING {
+                    let tr = max_tr + 1 + k as u32;
+                    AlTransactionData {
+                        tr_number: tr,
+                        transaction_type: AL_TR_INITIALIZED,
+                        context_size: AL_SLOTS as u16,
+                        context_start_slot_nr: 0,
+                        updates: &[],
+                        context: &free,
+                    }
+                    .encode(&mut n.stable.al[tr as usize % AL_RING])
+                    .expect("AL encode");
+                }
+                n.al = Al::empty(max_tr + 1 + AL_RING as u32);
                 n.bm_unknown = false;
             }
         }
