@@ -5,9 +5,9 @@
 //! meta-data flags (`core::state`), and the superblock and activity-log transaction blocks
 //! (`core::meta`), written to and read back from a simulated meta-data area.
 //!
-//! Every run is driven by one seeded PRNG, so a failure names its seed and replays exactly:
-//! `SIM_SEED=1234 cargo test --test sim -- --nocapture` reruns one seed with a trace;
-//! `SIM_SEEDS=5000` runs more seeds.
+//! Every run is driven by one seeded PRNG, so a failure names its seed (and prints the last
+//! events) and replays exactly: `SIM_SEED=1234 SIM_TRACE=1 cargo test -p drbd-core --test sim
+//! -- --nocapture` reruns one seed with a full trace; `SIM_SEEDS=5000` runs more seeds.
 //!
 //! # The model
 //!
@@ -46,6 +46,17 @@
 //! current UUID when a Primary loses its peer, no resync interlock, resync without the bitmap
 //! exchange) and `broken_variants_are_caught` checks that each one is caught within a few
 //! hundred seeds.
+//!
+//! # Simplifications
+//!
+//! A resync step (read on the source, write on the target) is atomic; application writes and
+//! resync steps exclude each other as drbd-rs's resync interlock makes them. A connection is
+//! only made while no application write is in flight. The SyncSource finishes in the same step
+//! as the SyncTarget, which closes a window that DRBD 8.4 itself has (see
+//! `known_limit_connection_lost_between_target_and_source_finish`). Meta-data writes are
+//! durable at once (drbd-rs writes the superblock on every change). Where drbd-rs differs from
+//! the C module in ways that matter here, the model follows the C module and a separate test
+//! shows what the simulation finds with drbd-rs's behaviour (`driver_*`).
 
 use drbd_core::bitmap_codec::{BitmapPacket, Step, XferCtx};
 use drbd_core::genl::{ConnState, DiskState, Fencing, Role};
