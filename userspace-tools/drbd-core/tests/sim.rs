@@ -57,6 +57,12 @@
 //! durable at once (drbd-rs writes the superblock on every change). Where drbd-rs differs from
 //! the C module in ways that matter here, the model follows the C module and a separate test
 //! shows what the simulation finds with drbd-rs's behaviour (`driver_*`).
+//!
+//! The operator resolves a split brain with `--discard-my-data` on a victim and sticks to that
+//! victim until a resync completed. When repeated interrupted starts of that resync have
+//! rotated the common ancestor out of the source's history (a limit of the 8.4 UUIDs, shared
+//! with the C module) and the handshake answers "unrelated data", the operator re-creates the
+//! victim's meta-data and a full sync follows.
 
 use drbd_core::bitmap_codec::{BitmapPacket, Step, XferCtx};
 use drbd_core::genl::{ConnState, DiskState, Fencing, Role};
@@ -329,6 +335,7 @@ struct Stats {
     rules: BTreeSet<u32>,
     corrections: u64,
     auto_resolved: u64,
+    unrelated: u64,
 }
 
 impl Stats {
@@ -347,6 +354,7 @@ impl Stats {
         self.rules.extend(o.rules.iter().copied());
         self.corrections += o.corrections;
         self.auto_resolved += o.auto_resolved;
+        self.unrelated += o.unrelated;
     }
 }
 
@@ -362,6 +370,10 @@ struct Sim {
     apart_acked: [bool; 2],
     /// The tiebreaker (`RESOLVE_CONFLICTS`) of the current connection.
     resolve: usize,
+    /// The node the operator chose to discard its data after a split brain.
+    victim: Option<usize>,
+    /// The operator re-created node `i`'s meta-data: its data may be overwritten.
+    recreated: [bool; 2],
     stats: Stats,
     trace: std::collections::VecDeque<String>,
     tracing: bool,
@@ -411,6 +423,8 @@ impl Sim {
             parent: vec![0],
             apart_acked: [false; 2],
             resolve: 0,
+            victim: None,
+            recreated: [false; 2],
             stats: Stats::default(),
             trace: std::collections::VecDeque::new(),
             tracing: std::env::var("SIM_TRACE").is_ok(),
@@ -956,10 +970,17 @@ impl Sim {
         if !matches!(self.link, Link::StandAlone) || !self.writes.is_empty() {
             return Ok(());
         }
-        let v = self.rng.below(2) as usize;
+        // The operator sticks to the victim once chosen, until a resync made the two equal:
+        // picking the other one after an interrupted start could keep a node whose data had
+        // already begun to turn into the peer's (Outdated, a mix of both histories).
+        let v = match self.victim {
+            Some(v) => v,
+            None => self.rng.below(2) as usize,
+        };
         if !self.nodes[v].up {
             return Ok(());
         }
+        self.victim = Some(v);
         if self.nodes[v].st.role == Role::Primary {
             self.ev_demote(v)?;
             if self.nodes[v].st.role == Role::Primary {
@@ -1070,7 +1091,8 @@ impl Sim {
 
         // Invariant 3: both sides acknowledged writes while apart: split brain, always.
         let refused = out.iter().any(|o| matches!(o, Outcome::Refused(_)));
-        if self.apart_acked[0] && self.apart_acked[1] && !dmd[0] && !dmd[1] && !refused {
+        let operator = dmd[0] || dmd[1] || self.recreated[0] || self.recreated[1];
+        if self.apart_acked[0] && self.apart_acked[1] && !operator && !refused {
             fail!(
                 "both nodes wrote while apart, but the handshake says {:?} / {:?}",
                 out[0],
@@ -1078,28 +1100,58 @@ impl Sim {
             );
         }
         if refused {
+            let mut unrelated = false;
             for (i, o) in out.iter().enumerate() {
                 // The side that refuses drops the connection; what the other decided does
                 // not matter then.
                 match o {
                     Outcome::Refused(Refusal::SplitBrain | Refusal::PrimaryTarget) => {}
+                    // A known limit of the 8.4 UUIDs: each start of a split-brain resolving
+                    // resync whose P_SYNC_UUID never arrives rotates the source's bitmap UUID
+                    // into its history (rules 51/71 only undo that when the target is on the
+                    // source's old generation, which after a split brain it is not); after two,
+                    // the common ancestor has left the source's history.
+                    Outcome::Refused(Refusal::Unrelated) if self.victim.is_some() => {
+                        unrelated = true
+                    }
                     Outcome::Refused(other) => fail!("node{i}: unexpected refusal {other:?}"),
                     _ => {}
                 }
+            }
+            for n in self.nodes.iter_mut() {
+                n.peer_uuids = None;
+            }
+            if unrelated {
+                // The operator's way out: fresh meta-data on the victim (`drbdadm create-md`),
+                // then a full sync from the survivor.
+                let v = self.victim.expect("victim");
+                self.stats.unrelated += 1;
+                self.log(format!("operator: create-md on node{v}"));
+                let n = &mut self.nodes[v];
+                let layout = Layout::internal(1 << 21).expect("layout");
+                let mut sb = Superblock::new_created(&layout);
+                sb.la_size_sect = CAPACITY;
+                sb.encode(&mut n.stable.sb);
+                n.stable.bm.fill(0);
+                for blk in n.stable.al.iter_mut() {
+                    blk.fill(0);
+                }
+                self.recreated[v] = true;
+                self.attach(v);
+                self.link = Link::Down;
+                return Ok(());
             }
             if out.contains(&Outcome::Refused(Refusal::SplitBrain)) {
                 self.stats.split_brains += 1;
             }
             self.link = Link::StandAlone;
-            for n in self.nodes.iter_mut() {
-                n.peer_uuids = None;
-            }
             return Ok(());
         }
 
         let (src, full) = match out {
             [Outcome::Connected, Outcome::Connected] => {
                 self.stats.no_sync += 1;
+                self.victim = None;
                 // Invariant 2: "no resync" means the data are the same.
                 if let Some(b) =
                     (0..N).find(|&b| self.nodes[0].stable.data[b] != self.nodes[1].stable.data[b])
@@ -1153,7 +1205,7 @@ impl Sim {
         }
         // Invariant 1/3: the resync must not overwrite acknowledged data the source lacks,
         // unless the target was told to discard its data.
-        if !dmd[tgt] {
+        if !dmd[tgt] && !self.recreated[tgt] {
             for b in 0..N {
                 let (ks, kt) = (self.nodes[src].known[b], self.nodes[tgt].known[b]);
                 if !self.descends(ks, kt) {
@@ -1181,6 +1233,7 @@ impl Sim {
             xfer(&t.bm, &mut s.bm, &mut self.rng)?;
         }
         self.apart_acked = [false; 2];
+        self.recreated = [false; 2];
         self.set_connected_states(Some(src));
         // The source generates and persists the sync UUID; P_SYNC_UUID may or may not arrive.
         let random = self.rng.uuid();
@@ -1375,6 +1428,7 @@ impl Sim {
         if r.target_done && r.source_done && r.acks.is_empty() {
             self.link = Link::Up(None);
             self.stats.resyncs_done += 1;
+            self.victim = None;
             // Invariant 4: a completed resync leaves equal data.
             if let Some(b) =
                 (0..N).find(|&b| self.nodes[0].stable.data[b] != self.nodes[1].stable.data[b])
