@@ -1609,7 +1609,7 @@ fn assert_coverage(s: &Stats) {
 
 #[test]
 fn simulation_persistent_bitmap_and_activity_log() {
-    let s = run_many(Cfg::new(BitmapMode::Persistent), 150);
+    let s = run_many(Cfg::new(BitmapMode::Persistent), 300);
     assert!(std::env::var("SIM_SEED").is_ok() || s.al_transactions > 100);
     assert_coverage(&s);
 }
@@ -1619,7 +1619,7 @@ fn simulation_bitmap_set_at_attach_like_drbd_rs() {
     let mut cfg = Cfg::new(BitmapMode::AllAtAttach);
     // drbd-rs keeps CRASHED_PRIMARY until the next attach.
     cfg.clear_crashed_primary = false;
-    let s = run_many(cfg, 150);
+    let s = run_many(cfg, 300);
     assert_coverage(&s);
 }
 
@@ -1683,7 +1683,7 @@ fn simulation_after_sb_discard_zero_changes() {
             after_sb_1p: AfterSb::Consensus,
             ..Policies::DEFAULT
         };
-        let s = run_many(cfg, 60);
+        let s = run_many(cfg, 100);
         eprintln!(
             "{mode:?}: {} split brains resolved automatically",
             s.auto_resolved
