@@ -13,11 +13,12 @@
 //!
 //! Each node has a data area of [`N`] 4 KiB blocks (one `u64` "content id" per block: every
 //! application write stores a fresh id), meta-data (an encoded [`Superblock`]), an in-memory
-//! bitmap, and, in [`BitmapMode::Persistent`] (the C module's design, DESIGN.md step 2), an
-//! on-disk bitmap and an activity log of a few hot extents written as real AL transaction blocks.
-//! In [`BitmapMode::AllAtAttach`] (what drbd-rs does today: no on-disk bitmap) attach marks the
-//! whole bitmap out of sync unless the meta-data is fresh, and a handshake that finds both
-//! disks UpToDate and equal clears it.
+//! bitmap, and, in [`BitmapMode::Persistent`] (drbd-rs and the C module), an on-disk bitmap and
+//! an activity log (`core::al`: active set, LRU eviction, transactions, replay) written as real
+//! AL transaction blocks; [`Writeout`] picks drbd-rs's or the C module's points at which the
+//! whole bitmap is written out. In [`BitmapMode::AllAtAttach`] (drbd-rs before it had an
+//! on-disk bitmap) attach marks the whole bitmap out of sync unless the meta-data is fresh, and
+//! a handshake that finds both disks UpToDate and equal clears it.
 //!
 //! Application writes run on a Primary with protocol C: a write is acknowledged once its local
 //! part is on disk and the peer acknowledged it, or, if the connection went away meanwhile (or
@@ -64,11 +65,12 @@
 //! with the C module) and the handshake answers "unrelated data", the operator re-creates the
 //! victim's meta-data and a full sync follows.
 
+use drbd_core::al::{replay_order, ActiveSet, AlPlanError, AlSlot, Replay};
 use drbd_core::bitmap_codec::{BitmapPacket, Step, XferCtx};
 use drbd_core::genl::{ConnState, DiskState, Fencing, Role};
 use drbd_core::meta::{
-    AlTransaction, AlTransactionData, AlUpdate, Layout, Superblock, AL_TR_INITIALIZED,
-    AL_TR_UPDATE, LC_FREE, MD_BLOCK_SIZE, UUID_JUST_CREATED,
+    AlTransaction, Layout, Superblock, AL_CONTEXT_PER_TRANSACTION, LC_FREE, MD_BLOCK_SIZE,
+    UUID_JUST_CREATED,
 };
 use drbd_core::oos;
 use drbd_core::state::{self, State, StateEnv};
@@ -104,10 +106,10 @@ const MAX_INFLIGHT: usize = 4;
 /// How the bitmap survives a crash.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum BitmapMode {
-    /// The C module's design: the bitmap is written out on disconnect, demote, resync end, AL
-    /// eviction and lazily in between; the AL's extents are marked out of sync after a crash.
+    /// drbd-rs and the C module: an on-disk bitmap, written out before an AL eviction and at
+    /// the points [`Writeout`] names; the AL's extents are marked out of sync after a crash.
     Persistent,
-    /// drbd-rs today: no on-disk bitmap; attach sets every bit unless the meta-data is fresh,
+    /// drbd-rs before the on-disk bitmap: attach sets every bit unless the meta-data is fresh,
     /// and a handshake that finds both disks UpToDate clears that assumption.
     AllAtAttach,
 }
@@ -149,6 +151,18 @@ struct Cfg {
     sanitize: bool,
     /// The after-split-brain policies of the connection.
     policies: Policies,
+    /// When the in-memory bitmap is written out (Persistent mode).
+    writeout: Writeout,
+}
+
+/// When a node writes its whole in-memory bitmap to disk (besides the evicted extent's bits
+/// before an AL transaction, and after the AL replay at attach, which both always do).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Writeout {
+    /// The C module: on disconnect, demote, a full-sync decision, resync end, and lazily.
+    C,
+    /// drbd-rs: when a resync starts (after the bitmap exchange, on both sides) and ends.
+    DrbdRs,
 }
 
 impl Cfg {
@@ -162,6 +176,7 @@ impl Cfg {
             finish_window: false,
             sanitize: true,
             policies: Policies::DEFAULT,
+            writeout: Writeout::DrbdRs,
         }
     }
 }
@@ -209,24 +224,6 @@ struct Stable {
     al: Vec<Box<[u8; MD_BLOCK_SIZE]>>,
 }
 
-struct Al {
-    slots: [u32; AL_SLOTS],
-    refs: [u32; AL_SLOTS],
-    used: [u64; AL_SLOTS],
-    tr: u32,
-}
-
-impl Al {
-    fn empty(tr: u32) -> Al {
-        Al {
-            slots: [LC_FREE; AL_SLOTS],
-            refs: [0; AL_SLOTS],
-            used: [0; AL_SLOTS],
-            tr,
-        }
-    }
-}
-
 struct Node {
     stable: Stable,
     up: bool,
@@ -235,7 +232,7 @@ struct Node {
     crashed_primary: bool,
     bm: Vec<u64>,
     bm_unknown: bool,
-    al: Al,
+    al: ActiveSet<Vec<AlSlot>>,
     discard_my_data: bool,
     peer_uuids: Option<PeerUuids>,
     /// Ground truth: last acknowledged content of every block in this node's history.
@@ -296,7 +293,8 @@ struct Write {
     val: u64,
     local: bool,
     remote: Remote,
-    al_slot: Option<usize>,
+    /// The AL extent the write holds a reference on (Persistent mode).
+    al_extent: Option<u32>,
 }
 
 struct Resync {
@@ -403,7 +401,7 @@ fn new_node() -> Node {
         crashed_primary: false,
         bm: vec![0; NWORDS],
         bm_unknown: false,
-        al: Al::empty(0),
+        al: ActiveSet::new(vec![AlSlot::FREE; AL_SLOTS], 0),
         discard_my_data: false,
         peer_uuids: None,
         known: vec![0; N],
@@ -512,59 +510,43 @@ impl Sim {
                 if n.bm_unknown {
                     n.set_all();
                 }
-                n.al = Al::empty(0);
+                n.al = ActiveSet::new(vec![AlSlot::FREE; AL_SLOTS], 0);
             }
             BitmapMode::Persistent => {
                 n.bm = n.stable.bm.clone();
-                // apply-al: decode the AL blocks (checksummed), start from the oldest
-                // transaction's context and replay the later ones' updates in order; every
-                // extent of the resulting active set may hold writes that reached only this
-                // disk, so it is marked out of sync.
-                let mut trs: Vec<(u32, Vec<AlUpdate>, [u32; AL_SLOTS])> = Vec::new();
-                for blk in &n.stable.al {
-                    if let Ok(t) = AlTransaction::decode(&blk[..]) {
-                        let mut ctx = [LC_FREE; AL_SLOTS];
-                        let start = t.header().context_start_slot_nr as usize;
-                        for (k, e) in t.context_entries().enumerate() {
-                            ctx[start + k] = e;
-                        }
-                        trs.push((t.header().tr_number, t.updates().collect(), ctx));
+                // apply-al (`core::al`): the valid transactions of the ring, oldest to newest,
+                // rebuild the active set; every extent in it may hold writes that reached only
+                // this disk, so it is marked out of sync.
+                let tr: Vec<Option<u32>> = n
+                    .stable
+                    .al
+                    .iter()
+                    .map(|b| {
+                        AlTransaction::decode(&b[..])
+                            .ok()
+                            .map(|t| t.header().tr_number)
+                    })
+                    .collect();
+                let mut order = [0usize; AL_RING];
+                let count = replay_order(&tr, &mut order);
+                let mut replay = Replay::new(vec![LC_FREE; AL_SLOTS]);
+                for &k in &order[..count] {
+                    let t = AlTransaction::decode(&n.stable.al[k][..]).expect("valid block");
+                    replay.apply(&t);
+                }
+                if !skip_al {
+                    for e in replay.extents() {
+                        let a = u64::from(e) * EXT_BLOCKS as u64;
+                        oos::change_bits(&mut n.bm, NBITS, a, a + EXT_BLOCKS as u64 - 1, true);
                     }
                 }
-                trs.sort_by_key(|t| t.0);
-                let max_tr = trs.last().map(|t| t.0).unwrap_or(0);
-                if let Some((first, rest)) = trs.split_first() {
-                    let mut active = first.2;
-                    for (_, updates, _) in rest {
-                        for u in updates {
-                            active[u.slot as usize] = u.extent;
-                        }
-                    }
-                    assert_eq!(active, trs[trs.len() - 1].2, "AL replay != last context");
-                    if !skip_al {
-                        for e in active.into_iter().filter(|&e| e != LC_FREE) {
-                            let a = u64::from(e) * EXT_BLOCKS as u64;
-                            oos::change_bits(&mut n.bm, NBITS, a, a + EXT_BLOCKS as u64 - 1, true);
-                        }
-                    }
-                }
+                let next_tr = order[..count]
+                    .last()
+                    .and_then(|&k| tr[k])
+                    .map_or(0, |t| t.wrapping_add(1));
+                // The replayed bits go to disk before anything else happens.
                 n.bm_write_out();
-                // The AL starts over, initialized (as `drbdmeta apply-al` leaves it).
-                let free = [LC_FREE; AL_SLOTS];
-                for k in 0..AL_RING {
-                    let tr = max_tr + 1 + k as u32;
-                    AlTransactionData {
-                        tr_number: tr,
-                        transaction_type: AL_TR_INITIALIZED,
-                        context_size: AL_SLOTS as u16,
-                        context_start_slot_nr: 0,
-                        updates: &[],
-                        context: &free,
-                    }
-                    .encode(&mut n.stable.al[tr as usize % AL_RING])
-                    .expect("AL encode");
-                }
-                n.al = Al::empty(max_tr + 1 + AL_RING as u32);
+                n.al = ActiveSet::new(vec![AlSlot::FREE; AL_SLOTS], next_tr);
                 n.bm_unknown = false;
             }
         }
@@ -583,59 +565,48 @@ impl Sim {
     // Activity log (Persistent mode)
     // -----------------------------------------------------------------------------------------
 
-    /// `drbd_al_begin_io`: makes the block's extent active, writing a transaction if it was
-    /// not. Returns the slot, or `None` if every slot is busy (the write waits).
-    fn al_begin(&mut self, i: usize, block: usize) -> Option<Option<usize>> {
+    /// `drbd_al_begin_io` (`core::al`): makes the block's extent active, writing a transaction
+    /// if it was not (the bitmap words of an evicted extent go to disk first). Returns the
+    /// extent referenced, `Some(None)` without an AL, or `None` if no slot is free (the write
+    /// waits).
+    fn al_begin(&mut self, i: usize, block: usize) -> Option<Option<u32>> {
         if self.cfg.mode != BitmapMode::Persistent {
             return Some(None);
         }
         let ext = (block / EXT_BLOCKS) as u32;
-        let step = self.step as u64;
         let n = &mut self.nodes[i];
-        if let Some(s) = n.al.slots.iter().position(|&e| e == ext) {
-            n.al.refs[s] += 1;
-            n.al.used[s] = step;
-            return Some(Some(s));
+        if n.al.try_get(ext, ext) {
+            return Some(Some(ext));
         }
-        let victim = (0..AL_SLOTS)
-            .filter(|&s| n.al.refs[s] == 0)
-            .min_by_key(|&s| (n.al.slots[s] != LC_FREE, n.al.used[s]))?;
-        let old = n.al.slots[victim];
-        if old != LC_FREE {
-            // The evicted extent's bitmap bits go to disk before the AL forgets it
-            // (`drbd_bm_write_hinted`).
+        let plan = match n.al.plan(ext, ext) {
+            Ok(p) => p,
+            Err(AlPlanError::NoFreeSlot) => return None,
+            Err(e) => panic!("AL plan: {e:?}"),
+        };
+        n.al.begin(&plan);
+        for old in plan.evicted() {
+            // `drbd_bm_write_hinted`: the evicted extent's bitmap words go to disk first.
             let a = old as usize * EXT_BLOCKS;
             for w in a / 64..(a + EXT_BLOCKS).div_ceil(64) {
                 n.stable.bm[w] = n.bm[w];
             }
         }
-        n.al.slots[victim] = ext;
-        n.al.refs[victim] = 1;
-        n.al.used[victim] = step;
-        let upd = [AlUpdate {
-            slot: victim as u16,
-            extent: ext,
-        }];
-        let tr = n.al.tr;
-        n.al.tr += 1;
-        let data = AlTransactionData {
-            tr_number: tr,
-            transaction_type: AL_TR_UPDATE,
-            context_size: AL_SLOTS as u16,
-            context_start_slot_nr: 0,
-            updates: &upd,
-            context: &n.al.slots,
-        };
-        let pos = tr as usize % AL_RING;
-        data.encode(&mut n.stable.al[pos]).expect("AL encode");
+        let mut ctx = vec![0u32; AL_CONTEXT_PER_TRANSACTION];
+        let t = n.al.transaction(&plan, &mut ctx);
+        let pos = t.tr_number as usize % AL_RING;
+        t.encode(&mut n.stable.al[pos]).expect("AL encode");
+        n.al.commit(&plan);
+        assert!(
+            n.al.try_get(ext, ext),
+            "extent active after its transaction"
+        );
         self.stats.al_transactions += 1;
-        Some(Some(victim))
+        Some(Some(ext))
     }
 
-    fn al_complete(&mut self, i: usize, slot: Option<usize>) {
-        if let Some(s) = slot {
-            let n = &mut self.nodes[i];
-            n.al.refs[s] -= 1;
+    fn al_complete(&mut self, i: usize, extent: Option<u32>) {
+        if let Some(e) = extent {
+            self.nodes[i].al.put(e, e);
         }
     }
 
@@ -669,7 +640,7 @@ impl Sim {
         if self.writes.iter().any(|w| w.node == i && w.block == block) {
             return Ok(());
         }
-        let Some(al_slot) = self.al_begin(i, block) else {
+        let Some(al_extent) = self.al_begin(i, block) else {
             return Ok(());
         };
         let val = self.parent.len() as u64;
@@ -689,7 +660,7 @@ impl Sim {
             val,
             local: false,
             remote,
-            al_slot,
+            al_extent,
         });
         Ok(())
     }
@@ -729,7 +700,7 @@ impl Sim {
         let w = self.writes[k];
         if w.local && matches!(w.remote, Remote::None | Remote::Acked) {
             self.writes.remove(k);
-            self.al_complete(w.node, w.al_slot);
+            self.al_complete(w.node, w.al_extent);
             self.nodes[w.node].known[w.block] = w.val;
             if w.remote == Remote::Acked {
                 self.nodes[p].known[w.block] = w.val;
@@ -772,7 +743,8 @@ impl Sim {
                 continue;
             }
             let bug = self.cfg.bugs.no_new_current_on_lost_peer;
-            let persistent = self.cfg.mode == BitmapMode::Persistent;
+            let persistent =
+                self.cfg.mode == BitmapMode::Persistent && self.cfg.writeout == Writeout::C;
             let random = self.rng.uuid();
             let n = &mut self.nodes[i];
             let os = n.st;
@@ -935,7 +907,8 @@ impl Sim {
         if !n.up || n.st.role != Role::Primary || self.writes.iter().any(|w| w.node == i) {
             return Ok(());
         }
-        let persistent = self.cfg.mode == BitmapMode::Persistent;
+        let persistent =
+            self.cfg.mode == BitmapMode::Persistent && self.cfg.writeout == Writeout::C;
         let n = &mut self.nodes[i];
         let ch = match state::set_role(
             &n.st,
@@ -958,9 +931,16 @@ impl Sim {
         Ok(())
     }
 
-    fn ev_bm_writeout(&mut self, i: usize) -> Res {
-        if self.cfg.mode == BitmapMode::Persistent && self.nodes[i].up {
+    /// Writes node `i`'s whole bitmap out if the configured policy does at `when`.
+    fn writeout(&mut self, i: usize, when: Writeout) {
+        if self.cfg.mode == BitmapMode::Persistent && self.cfg.writeout == when {
             self.nodes[i].bm_write_out();
+        }
+    }
+
+    fn ev_bm_writeout(&mut self, i: usize) -> Res {
+        if self.nodes[i].up {
+            self.writeout(i, Writeout::C);
         }
         Ok(())
     }
@@ -1219,9 +1199,7 @@ impl Sim {
         for (i, &f) in full.iter().enumerate() {
             if f {
                 self.nodes[i].set_all();
-                if self.cfg.mode == BitmapMode::Persistent {
-                    self.nodes[i].bm_write_out();
-                }
+                self.writeout(i, Writeout::C);
             }
         }
         // The bitmap exchange, through the real codec: the source sends first, the target
@@ -1245,6 +1223,8 @@ impl Sim {
             st.conn = ConnState::SyncSource;
             st.pdsk = DiskState::Inconsistent;
         });
+        // drbd-rs: the bits of the handshake and the exchange go to disk as the resync starts.
+        self.writeout(src, Writeout::DrbdRs);
         self.log(format!(
             "resync node{src} -> node{tgt} (full {full:?}), {} bits, sync uuid {id:x}",
             self.nodes[tgt].weight()
@@ -1346,6 +1326,7 @@ impl Sim {
                     st.conn = ConnState::SyncTarget;
                     st.disk = DiskState::Inconsistent;
                 });
+                self.writeout(tgt, Writeout::DrbdRs);
                 self.log(format!("node{tgt} is SyncTarget"));
             }
             1 => {
@@ -1609,15 +1590,19 @@ fn assert_coverage(s: &Stats) {
 
 #[test]
 fn simulation_persistent_bitmap_and_activity_log() {
-    let s = run_many(Cfg::new(BitmapMode::Persistent), 300);
+    // drbd-rs's write-out points, then the C module's.
+    let mut s = run_many(Cfg::new(BitmapMode::Persistent), 300);
+    let mut cfg = Cfg::new(BitmapMode::Persistent);
+    cfg.writeout = Writeout::C;
+    s.add(&run_many(cfg, 150));
     assert!(std::env::var("SIM_SEED").is_ok() || s.al_transactions > 100);
     assert_coverage(&s);
 }
 
 #[test]
-fn simulation_bitmap_set_at_attach_like_drbd_rs() {
+fn simulation_bitmap_set_at_attach() {
     let mut cfg = Cfg::new(BitmapMode::AllAtAttach);
-    // drbd-rs keeps CRASHED_PRIMARY until the next attach.
+    // drbd-rs keeps CRASHED_PRIMARY until the next attach (harmless here).
     cfg.clear_crashed_primary = false;
     let s = run_many(cfg, 300);
     assert_coverage(&s);
@@ -1659,7 +1644,7 @@ fn known_limit_connection_lost_between_target_and_source_finish() {
 /// (`receive_state`: finish only if `drbd_bm_total_weight() <= rs_failed`).
 #[test]
 fn driver_source_finishing_on_peer_state_keeps_the_bitmap_uuid() {
-    let mut cfg = Cfg::new(BitmapMode::AllAtAttach);
+    let mut cfg = Cfg::new(BitmapMode::Persistent);
     cfg.clear_crashed_primary = false;
     cfg.source_finish_race = true;
     let (seed, e) = first_failure(cfg, 0, 500).expect("the race shows within 500 seeds");
@@ -1765,10 +1750,10 @@ fn broken_variants_are_caught() {
 /// (`sanitize_state`), which the other tests model.
 #[test]
 fn driver_target_stays_uptodate_before_the_sync_uuid() {
-    let mut cfg = Cfg::new(BitmapMode::AllAtAttach);
+    let mut cfg = Cfg::new(BitmapMode::Persistent);
     cfg.sanitize = false;
     cfg.clear_crashed_primary = false;
-    let (seed, e) = first_failure(cfg, 370, 2000).expect("the mix shows within 2000 seeds");
+    let (seed, e) = first_failure(cfg, 460, 2000).expect("the mix shows within 2000 seeds");
     eprintln!(
         "drbd-rs without sanitize_state, seed {seed}: {}",
         e.lines().next().unwrap_or("")
