@@ -19,6 +19,7 @@
 //! every block that may differ: [`replay`] marks those extents out of sync at attach, which is
 //! what `drbdmeta apply-al` does for the C module.
 
+use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::{
     prelude::*,
     sync::{new_mutex, new_spinlock, new_spinlock_irq, Arc, Mutex, SpinLock, SpinLockIrq},
@@ -94,6 +95,8 @@ pub(crate) struct ActivityLog {
     /// Serialises bitmap block writes, so an older copy of a block never lands after a newer.
     #[pin]
     bm_io: Mutex<()>,
+    /// Bitmap blocks written (`bm_writ_cnt`).
+    bm_writes: AtomicU64,
     #[pin]
     work: Work<ActivityLog>,
 }
@@ -181,6 +184,7 @@ impl ActivityLog {
                 md <- new_spinlock!(Some((md, host))),
                 bufs <- new_spinlock!(Some(bufs)),
                 bm_io <- new_mutex!(()),
+                bm_writes: AtomicU64::new(0),
                 work <- new_work!("ActivityLog::work"),
             }),
             GFP_KERNEL,
@@ -244,6 +248,13 @@ impl ActivityLog {
         n
     }
 
+    /// Activity-log transactions and bitmap blocks written so far (`al:` and `bm:` of
+    /// /proc/drbd).
+    pub(crate) fn counters(&self) -> (u64, u64) {
+        let tr = self.state.lock().transactions;
+        (tr, self.bm_writes.load(Ordering::Relaxed))
+    }
+
     fn md(&self) -> Option<(Arc<BdevFile>, Arc<dyn AlHost>)> {
         self.md.lock().clone()
     }
@@ -265,6 +276,7 @@ impl ActivityLog {
             host.bitmap_block(b, buf);
             let sector = self.layout.bm_sector() + b * BLOCK_SECTORS;
             let last = b == last_block.min(blocks.saturating_sub(1));
+            self.bm_writes.fetch_add(1, Ordering::Relaxed);
             if let Err(e) = md.write_block(sector, buf, durable && last) {
                 r = Err(e);
             }

@@ -996,7 +996,8 @@ impl Device {
         })?;
         let md_file = Arc::new(md_file, GFP_KERNEL).map_err(|_| RetCode::Nomem)?;
         let host: Arc<dyn AlHost> = self.io.clone();
-        let bits = self.load_bitmap(&md_file, &layout, size, unclean, &mut md)?;
+        let (bits, grew) =
+            self.load_bitmap(&md_file, &layout, sb.la_size_sect, size, unclean, &mut md)?;
         let ring = actlog::replay(&md_file, &layout, false, |_| {}).unwrap_or(actlog::ReplayResult {
             next_tr: 0,
             transactions: 0,
@@ -1010,9 +1011,9 @@ impl Device {
             ring.next_tr,
         )
         .map_err(|_| RetCode::Nomem)?;
-        if unclean || md.flags & MDF_FULL_SYNC != 0 {
-            // The bits the replay or a pending full sync set must be on disk before the
-            // superblock stops asking for them.
+        if unclean || grew || md.flags & MDF_FULL_SYNC != 0 {
+            // The bits the replay, a pending full sync or the growth set must be on disk
+            // before the superblock stops asking for them (or records the new size).
             if al.write_bitmap(bits).is_err() {
                 al.close();
                 return Err(RetCode::IoMdDisk.into());
@@ -1096,15 +1097,18 @@ impl Device {
 
     /// Loads the on-disk bitmap for a device of `size` sectors into memory; with `unclean`,
     /// replays the activity log into it (`drbdmeta apply-al`); with `MDF_FULL_SYNC` in `md`,
-    /// sets every bit. Returns the number of bits.
+    /// sets every bit. Sectors beyond the last agreed size `old_size` are new to both nodes and
+    /// out of sync, as the C module marks a grown device. Returns the number of bits and
+    /// whether the device grew.
     fn load_bitmap(
         &self,
         md_file: &BdevFile,
         layout: &Layout,
+        old_size: u64,
         size: u64,
         unclean: bool,
         md: &mut Superblock,
-    ) -> Result<u64, DrbdRet> {
+    ) -> Result<(u64, bool), DrbdRet> {
         let minor = self.minor;
         self.io.oos_resize(size).map_err(|_| RetCode::Nomem)?;
         let bits = self.io.bm.lock().bits;
@@ -1142,6 +1146,23 @@ impl Device {
         if md.flags & MDF_FULL_SYNC != 0 {
             self.oos_set_all();
         }
+        let grew = size > old_size;
+        if grew {
+            let grown = self.io.oos_weight();
+            let first = old_size / oos::BM_SECT_PER_BIT;
+            {
+                let mut bm = self.io.bm.lock();
+                let n = bm.bits;
+                oos::change_bits(&mut bm.words, n, first, u64::MAX, true);
+            }
+            pr_info!(
+                "drbd{}: size grew from {} to {} sectors: {} KB more out of sync\n",
+                minor,
+                old_size,
+                size,
+                (self.io.oos_weight() - grown) * 4
+            );
+        }
         if unclean {
             let before = self.io.oos_weight();
             let mut extents = 0u32;
@@ -1171,7 +1192,7 @@ impl Device {
                 }
             }
         }
-        Ok(bits)
+        Ok((bits, grew))
     }
 
     /// Detaches the backing device (`drbdsetup detach`): waits for the I/O in flight, writes
@@ -2343,6 +2364,12 @@ impl Device {
             total * 4,
             total
         );
+    }
+
+    /// Activity-log transactions and bitmap blocks written since attach.
+    pub(crate) fn al_counters(&self) -> (u64, u64) {
+        let al = self.io.st.lock().al.clone();
+        al.map_or((0, 0), |al| al.counters())
     }
 
     /// Writes the whole in-memory bitmap to the meta-data, if attached.

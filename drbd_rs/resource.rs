@@ -380,10 +380,10 @@ pub(crate) struct LdevStats {
     pub(crate) bits_oos: u64,
 }
 
-/// The statistics of `dev` as the control plane reports them. The device layer keeps the
-/// state, size, local I/O counters, UUIDs and meta-data flags; replication counters, the
-/// activity log and the bitmap do not exist yet and report 0 (the bitmap's size is derived
-/// from the device size, as `drbd_bm_bits` would give it).
+/// The statistics of `dev` as the control plane reports them: state, size, local and network
+/// I/O counters, UUIDs and meta-data flags, bitmap weight, resync progress, and the activity
+/// log's transaction and bitmap-block write counts (the bitmap's size is derived from the
+/// device size, as `drbd_bm_bits` would give it).
 pub(crate) fn device_stats(dev: &Device) -> DeviceStats {
     let s = dev.status();
     let ldev = match (s.uuids, s.md_flags) {
@@ -396,6 +396,7 @@ pub(crate) fn device_stats(dev: &Device) -> DeviceStats {
         _ => None,
     };
     let (send_cnt, recv_cnt) = dev.net_sectors();
+    let (al_writ_cnt, bm_writ_cnt) = dev.al_counters();
     let (rs_total, rs_failed) = if matches!(
         s.state.conn,
         ConnState::SyncSource | ConnState::SyncTarget | ConnState::PausedSyncS | ConnState::PausedSyncT
@@ -416,6 +417,8 @@ pub(crate) fn device_stats(dev: &Device) -> DeviceStats {
         rs_failed,
         congestion: b'-',
         ldev,
+        al_writ_cnt,
+        bm_writ_cnt,
         ..DeviceStats::default()
     }
 }

@@ -389,6 +389,8 @@ mod tests {
         // nothing. The bitmap area is zero (fresh disk), so exactly extent 2's 1024 bits end
         // up out of sync, and the detach leaves the meta-data clean.
         let mut sb = Superblock::new_created(&layout);
+        // The size the device had: no growth to mark.
+        sb.la_size_sect = layout.max_data_sectors(mem.sectors());
         let updates = [
             AlUpdate { slot: 0, extent: 2 },
             AlUpdate { slot: 5, extent: 1_000_000 },

@@ -62,6 +62,9 @@ launch() {
     fi
     local log="$logdir/$safe.node$n.log" qlog="$logdir/$safe.node$n.qemu"
     if [ "$boot" != 1 ]; then log="$logdir/$safe.node$n.boot$boot.log" qlog="$logdir/$safe.node$n.boot$boot.qemu"; fi
+    # A console left from an earlier run in the same log directory must not be read as this
+    # one's (a stale DRBDRS-KILL-ME would kill the new guest at once).
+    : > "$log"
     # Only drbd-rs's own suites run (not the kernel's built-in ones at boot).
     local kunit_filter="kunit.filter_glob=drbd_rs*"
     # timeout(1) bounds the guest even if it hangs; -no-reboot turns the guest's final
