@@ -558,6 +558,8 @@ pub(crate) struct Device {
     peer_info: Mutex<PeerInfo>,
     #[pin]
     sync_param: SpinLock<packets::SyncParam>,
+    /// Online verify and checksum-resync bookkeeping (`crate::verify`).
+    pub(crate) ov: crate::verify::OvState,
     /// Notified (with `io.st`) when a detach finished in a worker reaches Diskless.
     #[pin]
     detached: CondVar,
@@ -636,6 +638,7 @@ impl Device {
                     ..packets::SyncParam::default()
                 }),
                 detached <- new_condvar!(),
+                ov: crate::verify::OvState::new(),
             }),
             GFP_KERNEL,
         )
@@ -1542,6 +1545,20 @@ impl Device {
         self.io.st.lock().ed_uuid = current;
     }
 
+    /// The session this volume replicates over and its volume number there, while connected.
+    pub(crate) fn peer_session(&self) -> Option<(Arc<Session>, u16)> {
+        let (c, vnr) = self.io.peer.lock().clone()?;
+        if self.state().conn.raw() < ConnState::Connected.raw() {
+            return None;
+        }
+        c.session().map(|s| (s, vnr))
+    }
+
+    /// Bits of the out-of-sync bitmap (`drbd_bm_bits`).
+    pub(crate) fn bm_bits(&self) -> u64 {
+        self.io.bm.lock().bits
+    }
+
     /// Sends our state to the peer after a local disk change (detach, I/O error), so it
     /// knows our disk no longer follows and starts a new data generation if it must.
     pub(crate) fn tell_peer_state(&self) {
@@ -2173,6 +2190,7 @@ impl Device {
             secs,
             total * 4 / secs
         );
+        self.ov.log_csums(self.minor, total);
         {
             let mut cfg = self.cfg.lock();
             if let Some(ldev) = cfg.ldev.as_mut() {
