@@ -1817,6 +1817,13 @@ impl Device {
         self.io.read_sectors.fetch_add(sectors, Ordering::Relaxed);
     }
 
+    /// A local read done for the peer (`dr:`), and data sent to it (`ns:`), counted apart
+    /// (verify and checksum reads send digests, not data).
+    pub(crate) fn count_io(&self, read_bytes: u32, sent_bytes: u32) {
+        self.io.read_sectors.fetch_add(u64::from(read_bytes) >> 9, Ordering::Relaxed);
+        self.io.send_sectors.fetch_add(u64::from(sent_bytes) >> 9, Ordering::Relaxed);
+    }
+
     /// Sectors sent to and received from the peer.
     pub(crate) fn net_sectors(&self) -> (u64, u64) {
         (

@@ -185,9 +185,12 @@ fn digest_buf(tfm: &mut Shash, buf: &PageBuf, out: &mut [u8; MAX_DIGEST_SIZE]) -
 }
 
 /// Reads `bytes` at `sector` of our disk into a new buffer, after peer writes in flight to
-/// those blocks are done (a read must not overtake them). `None` if the read failed.
+/// those blocks are done (a read must not overtake them). `None` if the read failed or the
+/// disk is gone.
 fn read_local(s: &Session, vnr: u16, d: &Device, sector: u64, bytes: u32) -> Result<Option<PageBuf>, Failure> {
-    let lower = d.lower().ok_or(Failure::NetworkFailure)?;
+    let Some(lower) = d.lower() else {
+        return Ok(None);
+    };
     {
         let mut rx = s.rx.lock();
         while rx.overlaps(vnr, sector, u64::from(bytes >> 9)) && !s.is_failed() {
@@ -196,7 +199,10 @@ fn read_local(s: &Session, vnr: u16, d: &Device, sector: u64, bytes: u32) -> Res
     }
     let mut buf = PageBuf::alloc(bytes as usize).map_err(|_| Failure::NetworkFailure)?;
     match lower.read_buf_sync(sector, &mut buf) {
-        Ok(()) => Ok(Some(buf)),
+        Ok(()) => {
+            d.count_io(bytes, 0);
+            Ok(Some(buf))
+        }
         Err(_) => Ok(None),
     }
 }
@@ -561,7 +567,6 @@ pub(crate) fn receive_ov_request(s: &Session, vnr: u16, d: &Device, r: &BlockReq
     }
     match read_local(s, vnr, d, r.sector, r.blksize)? {
         Some(buf) => {
-            d.count_sent(0);
             if digest_buf(&mut tfm, &buf, &mut digest).is_err() {
                 digest[..n].fill(0);
             }
@@ -770,7 +775,7 @@ fn csum_answer(
             crate::resync::source_finished(s, vnr, d);
         }
     } else {
-        d.count_sent(r.blksize);
+        d.count_io(0, r.blksize);
         crate::peer_io::send_read_reply(s, vnr, &buf, r.sector, ID_SYNCER, true, false);
     }
     Ok(())

@@ -36,7 +36,8 @@ r=$(dmesg | sed -n 's/.* \([0-9]*\) % had equal checksums.*/\1/p' | tail -1)
 log "checksum resync: $r % equal"
 
 done_count() { dmesg | grep -c "Online verify done"; }
-verify_done() { proc_has 0 'cs:Connected' && [ "$(done_count)" -ge "$1" ]; }
+# The peer may disconnect as soon as its side is done: only this side's log counts.
+verify_done() { [ "$(done_count)" -ge "$1" ] && ! proc_has 0 'cs:Verify'; }
 peer_gone() { ! proc_has 0 'cs:Connected'; }
 
 if [ "$NODE" = 1 ]; then
