@@ -30,7 +30,9 @@ found_lines() { dmesg | grep -c "Online verify found $1 4k block out of sync" ; 
 verify_done() { proc_has 0 'cs:Connected' && proc_has 1 'cs:Connected' && [ "$(dmesg | grep -c 'Online verify done')" -ge "$1" ]; }
 
 drbdsetup verify 0
-wait_for 10 "verify started" sh -c "grep -qE '^ *0: cs:(VerifyS|Connected)' /proc/drbd"
+wait_for 10 "verify progress in /proc/drbd" grep -qE "^ *0: cs:VerifyS" /proc/drbd
+wait_for 10 "verify progress bar" grep -q "verified:" /proc/drbd
+grep -A2 -E '^ *[01]: cs:Verify' /proc/drbd
 wait_for 120 "first verify done on both sides" verify_done 2
 cat /proc/drbd
 dmesg | grep -E "Online verify|Out of sync|Online Verify"
