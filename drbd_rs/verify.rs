@@ -330,6 +330,12 @@ pub(crate) fn start_ov(d: &Arc<Device>, start: Option<u64>, stop: Option<u64>) -
     let Some((s, vnr)) = d.peer_session() else {
         return refuse(StateRv::NeedConnection);
     };
+    if st.conn == ConnState::VerifyS {
+        // A verify runs already: the new stop sector counts (it may shorten or extend the
+        // run), the start sector is ignored.
+        d.ov.stop_sector.store(stop.unwrap_or(u64::MAX), Ordering::Relaxed);
+        return StateRv::NothingToDo.raw();
+    }
     if st.conn != ConnState::Connected {
         return refuse(if st.conn.raw() < ConnState::Connected.raw() {
             StateRv::NeedConnection

@@ -4,7 +4,8 @@
 # connected (the data area starts at sector 0; internal meta-data is at the end). `drbdsetup
 # verify 0` must find exactly those four blocks (both sides log it and mark them out of sync:
 # oos:16 in /proc/drbd), without resyncing them. A reconnect resyncs them; a second verify
-# then finds nothing, and after a role switch r1 holds r0's data again (checksums agree).
+# then finds nothing; a verify of 128 blocks (--start/--stop) finds one block corrupted there;
+# after another reconnect and a role switch r1 holds r0's data again (checksums agree).
 # guests: 1
 # disks: 32M 32M
 # timeout: 300
@@ -60,6 +61,26 @@ n=$(dmesg | grep -c "Online verify found")
 [ "$n" = 2 ] || fail "the second verify found blocks out of sync"
 grep -A1 -E '^ *1: ' /proc/drbd | grep -q ' oos:0$' || fail "r1 out of sync after the second verify"
 log "second verify found nothing"
+
+# A verify of part of the device (--start/--stop, in sectors): block 5000 differs again, and
+# only the 128 blocks from 4992 on are looked at. VerifyS stops at the stop sector and tells
+# VerifyT with its state.
+run dd if=/dev/urandom of=/dev/vdb bs=4096 seek=5000 count=1 conv=notrunc oflag=direct status=none
+drbdsetup verify 0 --start=39936 --stop=40960
+wait_for 120 "partial verify done on both sides" verify_done 6
+dmesg | grep -E "Online verify|Out of sync|Online Verify" | tail -8
+dmesg | grep -q "Starting Online Verify from sector 39936" || fail "the partial verify did not start at 39936"
+n=$(found_lines 1)
+[ "$n" = 2 ] || fail "expected both sides to report 1 block out of sync, got $n lines"
+grep -A1 -E '^ *0: ' /proc/drbd | grep -q ' oos:4$' || fail "r0 oos is not 4 KiB"
+grep -A1 -E '^ *1: ' /proc/drbd | grep -q ' oos:4$' || fail "r1 oos is not 4 KiB"
+log "partial verify found block 5000"
+drbdsetup disconnect $A0 $A1
+drbdsetup disconnect $A1 $A0
+drbdsetup connect r0 $A0 $A1 --verify-alg=sha1
+drbdsetup connect r1 $A1 $A0 --verify-alg=sha1
+wait_synced 0 60
+wait_synced 1 30
 
 drbdsetup secondary 0
 drbdsetup primary 1
