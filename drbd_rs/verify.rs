@@ -452,9 +452,11 @@ fn finished(s: &Session, vnr: u16, d: &Device) {
     }
 }
 
-/// What `after_state_ch` does when a verify run ends (done, stopped or aborted): remember
-/// where it got to, for the next `verify` to resume there.
+/// What `after_state_ch` does when a verify run ends (done, stopped or aborted): the blocks it
+/// found out of sync go to the on-disk bitmap, and where it got to is remembered for the next
+/// `verify` to resume there.
 fn ended(d: &Device) {
+    d.bm_write_all();
     let ov = &d.ov;
     let left = ov.left.load(Ordering::Relaxed);
     let bits = d.bm_bits();
