@@ -421,6 +421,10 @@ impl DeviceIo {
                 ConnState::SyncTarget | ConnState::PausedSyncT => {
                     self.rs_outstanding.load(Ordering::SeqCst) != 0
                 }
+                // Online verify: blocks being compared (`crate::verify`).
+                ConnState::VerifyS | ConnState::VerifyT => {
+                    self.rs_outstanding.load(Ordering::SeqCst) != 0
+                }
                 _ => false,
             };
             if !busy {
@@ -1826,6 +1830,31 @@ impl Device {
     /// The reply of a resync read was sent.
     pub(crate) fn end_resync_read(&self) {
         self.io.rs_reads.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Whether application writes are in flight (not counting those waiting to start).
+    pub(crate) fn app_writes_in_flight(&self) -> bool {
+        self.io.app_inflight.load(Ordering::SeqCst) != 0
+    }
+
+    /// Online verify's part of the resync interlock: a block is being compared (VerifyS: its
+    /// request sent and the reply not yet compared; VerifyT: the request read and its result
+    /// not yet back). New application writes wait meanwhile.
+    pub(crate) fn verify_io_begin(&self) {
+        self.io.rs_outstanding.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// See [`Device::verify_io_begin`].
+    pub(crate) fn verify_io_end(&self) {
+        let _ = self
+            .io
+            .rs_outstanding
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| v.checked_sub(1));
+    }
+
+    /// A verify run ended: nothing is being compared any more.
+    pub(crate) fn verify_io_reset(&self) {
+        self.io.rs_outstanding.store(0, Ordering::SeqCst);
     }
 
     /// Whether application writes are in flight or waiting (a SyncTarget asks for no resync

@@ -456,6 +456,7 @@ fn finished(s: &Session, vnr: u16, d: &Device) {
 /// found out of sync go to the on-disk bitmap, and where it got to is remembered for the next
 /// `verify` to resume there.
 fn ended(d: &Device) {
+    d.verify_io_reset();
     d.bm_write_all();
     let ov = &d.ov;
     let left = ov.left.load(Ordering::Relaxed);
@@ -510,7 +511,12 @@ fn ticker(s: Arc<Session>, vnr: u16, d: Arc<Device>) {
     let stop_ok = can_do_stop_sector(&s);
     let mut requesting = true;
     while !s.is_failed() && !thread::should_stop() && d.state().conn == ConnState::VerifyS {
-        let number = ctl.step(&settings, d.ov.sect_in.swap(0, Ordering::AcqRel), max_buffers);
+        let mut number = ctl.step(&settings, d.ov.sect_in.swap(0, Ordering::AcqRel), max_buffers);
+        // The interlock: no block is compared while application writes are in flight or
+        // waiting, and none start while blocks are being compared (`drbd_rs_begin_io`).
+        if d.app_writes_busy() {
+            number = 0;
+        }
         if requesting {
             let capacity = d.size_sectors();
             let mut sector = d.ov.position.load(Ordering::Relaxed);
@@ -524,6 +530,7 @@ fn ticker(s: Arc<Session>, vnr: u16, d: Arc<Device>) {
                     requesting = false;
                     break;
                 }
+                d.verify_io_begin();
                 let r = s.send(Sock::Data, vnr, &Packet::BlockRequest {
                     command: Command::OvRequest,
                     request: BlockRequest { sector, block_id: ID_SYNCER, blksize: size },
@@ -568,6 +575,14 @@ pub(crate) fn receive_ov_request(s: &Session, vnr: u16, d: &Device, r: &BlockReq
         conn_err!(s.conn, "OVRequest without a verify-alg\n");
         return Err(Failure::ProtocolError);
     };
+    if d.state().conn == ConnState::VerifyT && d.ov.active.load(Ordering::Acquire) {
+        // The interlock: new application writes wait until the result for this block is back,
+        // and the read waits for those in flight (they reach the peer's disk too).
+        d.verify_io_begin();
+        while d.app_writes_in_flight() && !s.is_failed() && d.state().conn == ConnState::VerifyT {
+            thread::sleep_ms(1);
+        }
+    }
     let mut digest = [0u8; MAX_DIGEST_SIZE];
     let n = tfm.digest_size();
     if n == 0 || n > MAX_DIGEST_SIZE {
@@ -633,6 +648,7 @@ pub(crate) fn receive_ov_reply(
     } else {
         oos_found(d, r.sector, r.blksize);
     }
+    d.verify_io_end();
     s.send_ack(vnr, Command::OvResult, r.sector, if eq { ID_IN_SYNC } else { ID_OUT_OF_SYNC }, r.blksize)
         .map_err(Failure::of_error)?;
     let left = d.ov.one_done();
@@ -653,6 +669,7 @@ pub(crate) fn got_ov_result(s: &Session, vnr: u16, d: &Device, sector: u64, size
     if d.state().conn != ConnState::VerifyT || !d.ov.active.load(Ordering::Acquire) {
         return Ok(());
     }
+    d.verify_io_end();
     if block_id == ID_OUT_OF_SYNC {
         oos_found(d, sector, size);
     } else {
@@ -670,6 +687,7 @@ pub(crate) fn got_neg_reply(s: &Session, vnr: u16, d: &Device) -> bool {
     if conn != ConnState::VerifyS && conn != ConnState::VerifyT {
         return false;
     }
+    d.verify_io_end();
     if conn == ConnState::VerifyS && d.ov.active.load(Ordering::Acquire) {
         d.ov.sect_in.fetch_add(BM_BLOCK_SIZE >> 9, Ordering::AcqRel);
         if d.ov.one_done() == 0 {

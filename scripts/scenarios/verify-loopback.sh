@@ -3,8 +3,8 @@
 # (two adjacent ones and two single ones) are overwritten directly on r1's backing device while
 # connected (the data area starts at sector 0; internal meta-data is at the end). `drbdsetup
 # verify 0` must find exactly those four blocks (both sides log it and mark them out of sync:
-# oos:16 in /proc/drbd), without resyncing them. A reconnect resyncs them; a second verify
-# then finds nothing; a verify of 128 blocks (--start/--stop) finds one block corrupted there;
+# oos:16 in /proc/drbd), without resyncing them. A reconnect resyncs them; a second verify,
+# while r0 overwrites 8 MiB, then finds nothing; a verify of 128 blocks (--start/--stop) finds one block corrupted there;
 # after another reconnect and a role switch r1 holds r0's data again (checksums agree).
 # guests: 1
 # disks: 32M 32M
@@ -20,7 +20,6 @@ drbdsetup connect r0 $A0 $A1 --verify-alg=sha1
 drbdsetup connect r1 $A1 $A0 --verify-alg=sha1
 wait_synced 0 120
 wait_synced 1 30
-checksum_line primary sum /dev/drbd0 --size $FULL
 
 # Corrupt blocks 100, 101, 2000 and 5000 of r1's data behind DRBD's back.
 for b in 100 101 2000 5000; do
@@ -55,7 +54,10 @@ wait_synced 0 60
 wait_synced 1 30
 grep -A1 -E '^ *0: ' /proc/drbd | grep -q ' oos:0$' || fail "r0 still out of sync after the resync"
 
+# The second verify runs while r0 overwrites its first 8 MiB with new data: writes and the
+# blocks being compared must not pass each other, so nothing is found out of sync.
 drbdsetup verify 0
+testdata write /dev/drbd0 --seed $((SEED + 1)) --size 8M
 wait_for 120 "second verify done on both sides" verify_done 4
 n=$(dmesg | grep -c "Online verify found")
 [ "$n" = 2 ] || fail "the second verify found blocks out of sync"
@@ -82,9 +84,11 @@ drbdsetup connect r1 $A1 $A0 --verify-alg=sha1
 wait_synced 0 60
 wait_synced 1 30
 
+checksum_line primary sum /dev/drbd0 --size $FULL
 drbdsetup secondary 0
 drbdsetup primary 1
-testdata verify /dev/drbd1 --seed $SEED --size $FULL
+testdata verify /dev/drbd1 --seed $((SEED + 1)) --size 8M
+testdata verify /dev/drbd1 --seed $SEED --offset 8M --size 16M
 checksum_line secondary sum /dev/drbd1 --size $FULL
 cat /proc/drbd
 drbdsetup secondary 1
