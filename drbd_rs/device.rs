@@ -421,6 +421,10 @@ impl DeviceIo {
                 ConnState::SyncTarget | ConnState::PausedSyncT => {
                     self.rs_outstanding.load(Ordering::SeqCst) != 0
                 }
+                // Online verify: blocks being compared (`crate::verify`).
+                ConnState::VerifyS | ConnState::VerifyT => {
+                    self.rs_outstanding.load(Ordering::SeqCst) != 0
+                }
                 _ => false,
             };
             if !busy {
@@ -629,6 +633,8 @@ pub(crate) struct Device {
     peer_info: Mutex<PeerInfo>,
     #[pin]
     sync_param: SpinLock<packets::SyncParam>,
+    /// Online verify and checksum-resync bookkeeping (`crate::verify`).
+    pub(crate) ov: crate::verify::OvState,
     /// Notified (with `io.st`) when a detach finished in a worker reaches Diskless.
     #[pin]
     detached: CondVar,
@@ -709,6 +715,7 @@ impl Device {
                     ..packets::SyncParam::default()
                 }),
                 detached <- new_condvar!(),
+                ov: crate::verify::OvState::new(),
             }),
             GFP_KERNEL,
         )
@@ -1846,6 +1853,31 @@ impl Device {
         self.io.rs_reads.fetch_sub(1, Ordering::SeqCst);
     }
 
+    /// Whether application writes are in flight (not counting those waiting to start).
+    pub(crate) fn app_writes_in_flight(&self) -> bool {
+        self.io.app_inflight.load(Ordering::SeqCst) != 0
+    }
+
+    /// Online verify's part of the resync interlock: a block is being compared (VerifyS: its
+    /// request sent and the reply not yet compared; VerifyT: the request read and its result
+    /// not yet back). New application writes wait meanwhile.
+    pub(crate) fn verify_io_begin(&self) {
+        self.io.rs_outstanding.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// See [`Device::verify_io_begin`].
+    pub(crate) fn verify_io_end(&self) {
+        let _ = self
+            .io
+            .rs_outstanding
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| v.checked_sub(1));
+    }
+
+    /// A verify run ended: nothing is being compared any more.
+    pub(crate) fn verify_io_reset(&self) {
+        self.io.rs_outstanding.store(0, Ordering::SeqCst);
+    }
+
     /// Whether application writes are in flight or waiting (a SyncTarget asks for no resync
     /// data meanwhile).
     pub(crate) fn app_writes_busy(&self) -> bool {
@@ -1856,6 +1888,20 @@ impl Device {
     /// The exposed data generation of a diskless node: the peer's current UUID.
     pub(crate) fn set_ed_uuid(&self, current: u64) {
         self.io.st.lock().ed_uuid = current;
+    }
+
+    /// The session this volume replicates over and its volume number there, while connected.
+    pub(crate) fn peer_session(&self) -> Option<(Arc<Session>, u16)> {
+        let (c, vnr) = self.io.peer.lock().clone()?;
+        if self.state().conn.raw() < ConnState::Connected.raw() {
+            return None;
+        }
+        c.session().map(|s| (s, vnr))
+    }
+
+    /// Bits of the out-of-sync bitmap (`drbd_bm_bits`).
+    pub(crate) fn bm_bits(&self) -> u64 {
+        self.io.bm.lock().bits
     }
 
     /// Sends our state to the peer after a local disk change (detach, I/O error), so it
@@ -2107,6 +2153,13 @@ impl Device {
         let sectors = u64::from(bytes) >> 9;
         self.io.send_sectors.fetch_add(sectors, Ordering::Relaxed);
         self.io.read_sectors.fetch_add(sectors, Ordering::Relaxed);
+    }
+
+    /// A local read done for the peer (`dr:`), and data sent to it (`ns:`), counted apart
+    /// (verify and checksum reads send digests, not data).
+    pub(crate) fn count_io(&self, read_bytes: u32, sent_bytes: u32) {
+        self.io.read_sectors.fetch_add(u64::from(read_bytes) >> 9, Ordering::Relaxed);
+        self.io.send_sectors.fetch_add(u64::from(sent_bytes) >> 9, Ordering::Relaxed);
     }
 
     /// Sectors sent to and received from the peer.
@@ -2500,6 +2553,7 @@ impl Device {
             secs,
             total * 4 / secs
         );
+        self.ov.log_csums(self.minor, total);
         {
             let mut cfg = self.cfg.lock();
             if let Some(ldev) = cfg.ldev.as_mut() {

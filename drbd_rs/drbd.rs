@@ -42,6 +42,7 @@ mod receiver;
 mod request;
 mod resource;
 mod resync;
+mod verify;
 mod sys;
 
 #[cfg(drbd_rs_kunit)]

@@ -363,6 +363,8 @@ pub(crate) struct DeviceStats {
     pub(crate) rs_total: u64,
     /// See `rs_total`.
     pub(crate) rs_failed: u64,
+    /// Blocks a running online verify has left (`ov_left`), while verifying.
+    pub(crate) ov_left: Option<u64>,
     /// Meta-data view while attached.
     pub(crate) ldev: Option<LdevStats>,
 }
@@ -403,9 +405,13 @@ pub(crate) fn device_stats(dev: &Device) -> DeviceStats {
     ) {
         let (total, _left, failed) = dev.rs_progress();
         (total, failed)
+    } else if matches!(s.state.conn, ConnState::VerifyS | ConnState::VerifyT) {
+        (dev.ov.progress().0, 0)
     } else {
         (0, 0)
     };
+    let ov_left = matches!(s.state.conn, ConnState::VerifyS | ConnState::VerifyT)
+        .then(|| dev.ov.progress().1);
     DeviceStats {
         capacity: s.size_sectors,
         ed_uuid: s.ed_uuid,
@@ -415,6 +421,7 @@ pub(crate) fn device_stats(dev: &Device) -> DeviceStats {
         recv_cnt,
         rs_total,
         rs_failed,
+        ov_left,
         congestion: b'-',
         ldev,
         al_writ_cnt,

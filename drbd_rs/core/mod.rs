@@ -8,6 +8,7 @@ pub mod bitmap_codec;
 pub mod genl;
 pub mod meta;
 pub mod oos;
+pub mod ov;
 pub mod packets;
 pub mod resync_ctl;
 pub mod state;

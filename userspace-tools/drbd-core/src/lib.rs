@@ -15,6 +15,8 @@ pub mod genl;
 pub mod meta;
 #[path = "../../../drbd_rs/core/oos.rs"]
 pub mod oos;
+#[path = "../../../drbd_rs/core/ov.rs"]
+pub mod ov;
 #[path = "../../../drbd_rs/core/packets.rs"]
 pub mod packets;
 #[path = "../../../drbd_rs/core/resync_ctl.rs"]
