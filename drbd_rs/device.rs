@@ -2496,6 +2496,12 @@ impl Device {
             .fetch_add(u64::from(bytes.div_ceil(4096)), Ordering::Relaxed);
     }
 
+    /// Whether every bit still set is a block the resync failed on: nothing is left to wait
+    /// for.
+    pub(crate) fn rs_only_failed_left(&self) -> bool {
+        self.io.oos_weight() <= self.io.rs_failed.load(Ordering::Relaxed)
+    }
+
     /// Whether resync data may arrive now.
     pub(crate) fn expects_resync_reply(&self) -> bool {
         self.peer_info.lock().rs_inflight > 0

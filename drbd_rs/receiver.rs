@@ -397,6 +397,13 @@ fn receive_state(s: &Arc<Session>, vnr: u16, d: &Arc<Device>, ps: DrbdState) -> 
         if st.disk == DiskState::Negotiating {
             st.disk = DiskState::Inconsistent;
         }
+        // A node chosen as SyncTarget no longer has good data, even before the sync UUID
+        // arrives and the source's data reaches it (`sanitize_state`: at most Outdated).
+        if matches!(st.conn, ConnState::WfBitMapT | ConnState::WfSyncUuid)
+            && st.disk.raw() > DiskState::Outdated.raw()
+        {
+            st.disk = DiskState::Outdated;
+        }
     });
     if os.conn == ConnState::WfReportParams && ns.conn >= ConnState::Connected {
         send_state(s, vnr, d).map_err(Failure::of_error)?;
@@ -418,8 +425,11 @@ fn receive_state(s: &Arc<Session>, vnr: u16, d: &Arc<Device>, ps: DrbdState) -> 
     }
     // A resync the peer finished (SyncSource side): its last P_RS_WRITE_ACKs cleared our
     // bits, or the target reports UpToDate.
+    // Only once no bit is left but those that failed: acks still on their way on the meta
+    // socket finish it otherwise (finishing early would keep the bitmap UUID and ignore them).
     if ns.conn == ConnState::SyncSource && peer_conn == ConnState::Connected
         && real_peer_disk == DiskState::UpToDate
+        && d.rs_only_failed_left()
     {
         crate::resync::source_finished(s, vnr, d);
     }

@@ -225,7 +225,7 @@ pub(crate) fn source_block_acked(
     } else {
         d.rs_count_failed(bytes);
     }
-    if d.oos_weight() == 0 {
+    if d.rs_only_failed_left() {
         source_finished(s, vnr, d);
     }
     Ok(())

@@ -797,7 +797,7 @@ fn csum_answer(
         d.ov.same_csum.fetch_add(u64::from(r.blksize / BM_BLOCK_SIZE), Ordering::Relaxed);
         s.send_ack(vnr, Command::RsIsInSync, r.sector, r.block_id, r.blksize)
             .map_err(Failure::of_error)?;
-        if resyncing && d.oos_weight() == 0 {
+        if resyncing && d.rs_only_failed_left() {
             crate::resync::source_finished(s, vnr, d);
         }
     } else {
