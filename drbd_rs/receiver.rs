@@ -812,8 +812,9 @@ pub(crate) fn cleanup(s: &Arc<Session>, why: Failure) {
     }
 }
 
-/// Log sink for the sync handshake's lines.
-pub(crate) fn log_event(minor: u32, e: Event) {
+/// Sink for the sync handshake's events: prints its lines and runs its helpers (waiting for
+/// each, on the receiver thread, as the C module does), `peer` being the connection's peer.
+pub(crate) fn log_event(minor: u32, peer: &crate::sys::net::SockAddr, e: Event) {
     match e {
         Event::Log(level, msg) => match level {
             uuid::Level::Alert | uuid::Level::Err => {
@@ -822,6 +823,8 @@ pub(crate) fn log_event(minor: u32, e: Event) {
             uuid::Level::Warn => pr_warn!("drbd{}: {}\n", minor, format_args!("{}", msg)),
             _ => pr_info!("drbd{}: {}\n", minor, format_args!("{}", msg)),
         },
-        Event::Helper(h) => pr_info!("drbd{}: helper command: drbdadm {} (not run)\n", minor, h.name()),
+        Event::Helper(h) => {
+            crate::helper::run(minor, Some(peer), crate::helper::Cmd::Handshake(h));
+        }
     }
 }
