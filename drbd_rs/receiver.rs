@@ -375,6 +375,20 @@ fn receive_state(s: &Arc<Session>, vnr: u16, d: &Arc<Device>, ps: DrbdState) -> 
             }
         }
     }
+    // A new connection's state is judged by the state rules (not a hard change): two
+    // Primaries need allow-two-primaries (`SS_TWO_PRIMARIES`, then the C module disconnects).
+    if os.conn == ConnState::WfReportParams
+        && d.role() == Role::Primary
+        && peer_role == Role::Primary
+        && !s.conn.settings.lock().two_primaries
+    {
+        pr_err!(
+            "drbd{}: State change failed: {}\n",
+            d.minor(),
+            crate::drbd_core::genl::set_st_err_str(StateRv::TwoPrimaries.raw())
+        );
+        return Err(Failure::Incompatible);
+    }
     let (os, ns) = d.change_conn_state(|st| {
         st.conn = ns_conn;
         st.peer = peer_role;
