@@ -11,8 +11,8 @@
 # - violently-as0p: discard-least-changes picks the Primary as the loser; with the default
 #   rr-conflict (disconnect) it refuses to become SyncTarget, with --rr-conflict=violently it
 #   becomes SyncTarget while staying Primary;
-# - after-sb-2pri call-pri-lost-after-sb (both Primary): as for one Primary, the loser cannot
-#   be demoted and runs pri-lost-after-sb.
+# - after-sb-2pri disconnect (both Primary): unresolved; violently-as0p: decides, but two
+#   Primaries cannot connect without allow-two-primaries.
 # guests: 1
 # disks: 16M 16M
 # timeout: 600
@@ -74,20 +74,33 @@ sb_log_has "drbd1: Becoming SyncTarget, violating the stable-dataassumption"
 proc_has 1 'ro:Primary/Secondary' || fail "r1 is no longer Primary"
 drbdsetup secondary 1
 
-# after-sb-2pri call-pri-lost-after-sb: both stay Primary; r1 (fewer changes) loses, cannot be
-# demoted on a new connection either: pri-lost-after-sb and split-brain run on r1.
+# after-sb-2pri disconnect (the default) with both Primary: unresolved. (Without
+# allow-two-primaries, which drbd-rs refuses, the C module cannot connect two Primaries at all:
+# a winner that stays Primary fails "Multiple primaries not allowed by config", so the other
+# after-sb-2pri policies only race.)
+sb_split 1 1 both
+sb_connect "" ""
+sb_unresolved
+drbdsetup secondary 0
+drbdsetup secondary 1
+sb_discard_r1
+
+# after-sb-2pri violently-as0p: discard-least-changes picks r1, but two Primaries cannot
+# connect without allow-two-primaries: "Multiple primaries not allowed by config", the
+# connection is dropped and nobody syncs.
 sb_split 2 1 both
-sb_connect "$LEAST --after-sb-2pri=call-pri-lost-after-sb" "$LEAST --after-sb-2pri=call-pri-lost-after-sb"
-wait_for 60 "r1 left the split brain unresolved" sh -c \
-    "dmesg | sed -n '/drbd-rs-test: round $SB_ROUND\$/,\$p' | grep -qF 'drbd1: Split-Brain detected but unresolved'"
+sb_connect "$LEAST --after-sb-2pri=violently-as0p --rr-conflict=violently" \
+    "$LEAST --after-sb-2pri=violently-as0p --rr-conflict=violently"
+wait_for 60 "two Primaries refused" sh -c \
+    "dmesg | sed -n '/drbd-rs-test: round $SB_ROUND\$/,\$p' | grep -qF 'State change failed: Multiple primaries not allowed by config'"
 sleep 2
-expect_helper initial-split-brain 1
-expect_helper pri-lost-after-sb 1
-expect_helper split-brain 1
-proc_has 1 'cs:StandAlone ro:Primary/' || fail "r1 is not a StandAlone Primary"
+if grep -qE '^ *[01]: cs:(Connected|SyncSource|SyncTarget|WFBitMap|PausedSync)' /proc/drbd; then
+    fail "two Primaries connected or synced"
+fi
 [ "$(sb_sum /dev/vda)" = "$SB_SUM0" ] && [ "$(sb_sum /dev/vdb)" = "$SB_SUM1" ] ||
-    fail "data changed although the split brain is unresolved"
-log "helpers: $(cut -d'|' -f1 "$HELPER_LOG" | tr '\n' ',')"
+    fail "data changed although the Primaries did not connect"
+"$DRBDSETUP" disconnect $SB_A0 $SB_A1 || true
+"$DRBDSETUP" disconnect $SB_A1 $SB_A0 || true
 drbdsetup secondary 0
 drbdsetup secondary 1
 sb_discard_r1
