@@ -1886,17 +1886,15 @@ fn resync_after_valid(reg: &Registry, minor: u32, o_minor: i32) -> i32 {
 }
 
 /// `new-current-uuid`: needs an attached disk.
-fn new_c_uuid(_ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {
+fn new_c_uuid(ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {
     let Some(dev) = device_of(found) else {
         return Ok(RetCode::MinorInvalid as i32);
     };
     if dev.status().uuids.is_none() {
         return Ok(RetCode::NoDisk as i32);
     }
-    if dev.state().conn != ConnState::StandAlone {
-        return Ok(RetCode::Connected as i32);
-    }
-    Ok(match dev.new_current_uuid() {
+    let clear_bm = struct_flag(ctx.attrs, TopAttr::NewCUuidParms, 1);
+    Ok(match dev.new_current_uuid(clear_bm) {
         Ok(()) => NO_ERROR,
         Err(e) => e.code(),
     })

@@ -197,6 +197,9 @@ fn dispatch(s: &Arc<Session>, vnr: u16, cmd: Command, payload: &[u8]) -> Result<
         Packet::Uuids(u) => {
             let d = volume(s, vnr, cmd)?;
             d.set_peer_uuids(PeerUuids::from(u));
+            if d.state().conn == ConnState::Connected && d.has_disk() {
+                d.accept_skip_initial_sync(s, &u);
+            }
             // A diskless node exposes the peer's data generation (`drbd_set_ed_uuid`), so it
             // can only attach a disk holding that generation later.
             if d.state().conn >= ConnState::Connected && !d.has_disk() {

@@ -104,6 +104,16 @@ scenarios=(
     "kill-primary tool=drbdsetup-84 module=drbd_rs"
     "hostile-peer tool=drbdsetup-84 module=drbd"
     "hostile-peer tool=drbdsetup-84 module=drbd_rs"
+    # Activity log and on-disk bitmap: a short outage resyncs only the dirty blocks, a crashed
+    # Primary only its hot extents; mixed pairs in both directions.
+    "resync-scattered tool=drbdsetup-84 module=drbd"
+    "resync-scattered tool=drbdsetup-84 module=drbd_rs"
+    "resync-scattered tool=drbdsetup-84 module0=drbd_rs module1=drbd"
+    "resync-scattered tool=drbdsetup-84 module0=drbd module1=drbd_rs"
+    "crash-primary tool=drbdsetup-84 module=drbd"
+    "crash-primary tool=drbdsetup-84 module=drbd_rs"
+    "crash-primary tool=drbdsetup-84 module0=drbd_rs module1=drbd"
+    "crash-primary tool=drbdsetup-84 module0=drbd module1=drbd_rs"
 )
 for s in "${scenarios[@]}"; do
     stamp "scenario: $s"

@@ -5,6 +5,8 @@
 //! `core`; this crate adds nothing but the build glue.
 #![no_std]
 
+#[path = "../../../drbd_rs/core/al.rs"]
+pub mod al;
 #[path = "../../../drbd_rs/core/bitmap_codec.rs"]
 pub mod bitmap_codec;
 #[path = "../../../drbd_rs/core/genl.rs"]
