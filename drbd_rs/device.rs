@@ -2280,10 +2280,8 @@ impl Device {
             }
         };
         if let Some(ldev) = cfg.ldev.as_mut() {
-            ldev.sb.flags = state::md_flags_for_state(ldev.sb.flags, &ns, ldev.crashed_primary);
-            let flags = ldev.sb.flags;
+            // The meta-data flags follow the new state.
             self.md_sync(ldev);
-            self.io.st.lock().md_flags = Some(flags);
         }
         drop(cfg);
         self.disk.set_read_only(true);
