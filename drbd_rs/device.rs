@@ -1279,7 +1279,8 @@ impl Device {
         self.log_pri_on_incon_degr(os, &failed);
     }
 
-    /// `pri-on-incon-degr`: a Primary lost access to UpToDate data (`after_state_ch`).
+    /// `pri-on-incon-degr`: a Primary lost access to UpToDate data (`after_state_ch`): runs
+    /// the helper.
     fn log_pri_on_incon_degr(&self, os: &State, ns: &State) {
         let degraded = |s: &State| {
             s.role == Role::Primary
@@ -1287,11 +1288,8 @@ impl Device {
                 && s.pdsk.raw() < DiskState::UpToDate.raw()
         };
         if !degraded(os) && degraded(ns) {
-            pr_info!(
-                "drbd{}: helper command: /sbin/drbdadm pri-on-incon-degr minor-{} (not run)\n",
-                self.minor,
-                self.minor
-            );
+            // From a work item: callers hold the configuration lock.
+            crate::helper::spawn(self.minor, self.peer_addr(), crate::helper::Cmd::PriOnInconDegr);
         }
     }
 
@@ -1418,8 +1416,8 @@ impl Device {
     /// (`__drbd_chk_io_error_`), in process context. `pass_on`: a read or write error makes a
     /// disk better than Inconsistent Inconsistent, the error goes to the application.
     /// `detach` and `call-local-io-error` (and any meta-data error): the disk goes Failed, then
-    /// Diskless once its I/O drained; with `call-local-io-error` the `local-io-error` handler
-    /// is named first (drbd-rs runs no usermode helpers). After a read error the bitmap would
+    /// Diskless once its I/O drained; with `call-local-io-error` the `local-io-error`
+    /// helper runs first. After a read error the bitmap would
     /// need writing, which drbd-rs cannot do (it keeps none on disk): the meta-data asks for
     /// a full sync (`MDF_FULL_SYNC`), as the C module does when that write fails.
     pub(crate) fn local_io_errors(&self, errors: &Arc<IoErrors>) {
@@ -1473,11 +1471,9 @@ impl Device {
         drop(cfg);
         pr_err!("drbd{}: Local IO failed in __req_mod. Detaching...\n", minor);
         if policy == OnIoError::CallHelper {
-            pr_info!(
-                "drbd{}: helper command: /sbin/drbdadm local-io-error minor-{} (not run)\n",
-                minor,
-                minor
-            );
+            // In this work item, as the C module runs it in its worker, and before the detach
+            // finishes; no lock is held.
+            crate::helper::run(minor, self.peer_addr().as_ref(), crate::helper::Cmd::LocalIoError);
         }
         crate::nl::notify_state_change(minor, os, failed);
         self.finish_detach_async(ldev);
@@ -1941,6 +1937,11 @@ impl Device {
         true
     }
 
+    /// The configured peer's address, for the usermode helpers' environment.
+    pub(crate) fn peer_addr(&self) -> Option<crate::sys::net::SockAddr> {
+        self.io.peer.lock().as_ref().map(|(c, _)| c.peer_addr)
+    }
+
     /// Links this volume to the connection it replicates over (`None`: unlinks).
     pub(crate) fn set_peer(&self, peer: Option<(Arc<Connection>, u16)>) {
         let old = core::mem::replace(&mut *self.io.peer.lock(), peer);
@@ -2256,9 +2257,15 @@ impl Device {
         peer_role: Role,
         peer_disk: DiskState,
     ) -> uuid::Outcome {
-        let mut cfg = self.cfg.lock();
-        let Some(ldev) = cfg.ldev.as_mut() else {
-            return uuid::Outcome::Connected;
+        // The handshake runs helpers and may demote us: no lock is held while it runs (a
+        // helper may call drbdsetup, which takes them). The UUIDs are a snapshot; corrections
+        // are written back below only if nothing changed them meanwhile.
+        let (local, crashed_primary) = {
+            let cfg = self.cfg.lock();
+            let Some(ldev) = cfg.ldev.as_ref() else {
+                return uuid::Outcome::Connected;
+            };
+            (ldev.sb.uuids, ldev.crashed_primary)
         };
         let st = self.state();
         let weight = self.io.oos_weight();
@@ -2268,9 +2275,9 @@ impl Device {
         };
         let input = uuid::HandshakeInput {
             cmp: uuid::CompareInput {
-                local: uuid::Uuids::from_array(ldev.sb.uuids),
+                local: uuid::Uuids::from_array(local),
                 peer,
-                crashed_primary: ldev.crashed_primary,
+                crashed_primary,
                 role: st.role,
                 peer_role,
                 agreed_protocol: s.agreed,
@@ -2287,20 +2294,74 @@ impl Device {
             policies,
         };
         let minor = self.minor;
-        let r = uuid::handshake(&input, &mut || false, &mut |e| {
-            crate::receiver::log_event(minor, e)
-        });
+        let peer_addr = s.conn.peer_addr;
+        let r = uuid::handshake(
+            &input,
+            &mut || self.demote_after_split_brain(),
+            &mut |e| crate::receiver::log_event(minor, &peer_addr, e),
+        );
         let new = r.comparison.local.to_array();
-        if new != ldev.sb.uuids {
-            ldev.sb.uuids = new;
-            self.md_sync(ldev);
-            self.io.st.lock().uuids = Some(new);
+        if new != local {
+            let mut cfg = self.cfg.lock();
+            if let Some(ldev) = cfg.ldev.as_mut().filter(|l| l.sb.uuids == local) {
+                ldev.sb.uuids = new;
+                self.md_sync(ldev);
+                self.io.st.lock().uuids = Some(new);
+            }
         }
         self.peer_info.lock().uuids = Some(PeerUuids {
             uuids: r.comparison.peer,
             ..peer
         });
         r.outcome
+    }
+
+    /// The state change to Secondary that the `call-pri-lost-after-sb` policies try during the
+    /// sync handshake (`drbd_change_state(device, CS_VERBOSE, NS(role, R_SECONDARY))`), judged
+    /// by the state rules as the C module judges it: while a new connection is still in
+    /// WFReportParams the C module's `STATE_SENT` flag is set and refuses every change that
+    /// does not advance the connection (`SS_IN_TRANSIENT_STATE`, not logged), so on a fresh
+    /// connection the demotion always fails and the `pri-lost-after-sb` helper runs; later
+    /// handshakes (e.g. the peer attached while connected) fail only while the device is open
+    /// ("Device is held open by someone"). The generation UUIDs stay as they are (this node is
+    /// about to become SyncTarget and adopt the peer's); the meta-data flags follow the new
+    /// role. Says whether the role changed.
+    fn demote_after_split_brain(&self) -> bool {
+        let mut cfg = self.cfg.lock();
+        let mut env = self.env();
+        let (os, ns) = {
+            let mut st = self.io.st.lock();
+            let os = st.state;
+            env.state_sent = os.conn == ConnState::WfReportParams;
+            let val = State {
+                role: Role::Secondary,
+                ..os
+            };
+            match state::change_state(&os, &val, &env, ChangeFlags::Normal) {
+                Ok(ns) => {
+                    st.state = ns;
+                    (os, ns)
+                }
+                Err(StateRv::NothingToDo) => return true,
+                // `print_st_err` leaves this one out.
+                Err(StateRv::InTransientState) => return false,
+                Err(rv) => {
+                    drop(st);
+                    drop(cfg);
+                    let _ = self.refused(rv);
+                    return false;
+                }
+            }
+        };
+        if let Some(ldev) = cfg.ldev.as_mut() {
+            // The meta-data flags follow the new state.
+            self.md_sync(ldev);
+        }
+        drop(cfg);
+        self.disk.set_read_only(true);
+        log_state_change(self.minor, &os, &ns);
+        crate::nl::notify_state_change(self.minor, os, ns);
+        true
     }
 
     /// Starts a bitmap transfer in either direction.

@@ -35,6 +35,7 @@ mod ack;
 mod actlog;
 mod connection;
 mod device;
+mod helper;
 mod nl;
 mod peer_io;
 mod proc_drbd;
@@ -52,6 +53,10 @@ mod kunit_nl;
 #[cfg(drbd_rs_kunit)]
 #[path = "../kunit/net.rs"]
 mod kunit_net;
+
+#[cfg(drbd_rs_kunit)]
+#[path = "../kunit/helper.rs"]
+mod kunit_helper;
 
 use drbd_core::wire;
 
@@ -96,19 +101,22 @@ impl kernel::Module for DrbdRs {
     fn init(module: &'static ThisModule) -> Result<Self> {
         let side_by_side = module_parameters::side_by_side.value();
         resource::init_registry();
+        sys::umh::init_queue()?;
         // Side by side with the C drbd (which owns major 147): a dynamic major.
         let major = if side_by_side {
-            sys::disk::BlockMajor::register(0, c"drbd_rs")?
+            sys::disk::BlockMajor::register(0, c"drbd_rs")
         } else {
-            sys::disk::BlockMajor::register(sys::disk::DRBD_MAJOR, c"drbd")?
+            sys::disk::BlockMajor::register(sys::disk::DRBD_MAJOR, c"drbd")
         };
-        nl::register(module, side_by_side)?;
+        let major = major.inspect_err(|_| sys::umh::destroy_queue())?;
+        nl::register(module, side_by_side).inspect_err(|_| sys::umh::destroy_queue())?;
         let proc = match proc_drbd::create(side_by_side) {
             Ok(p) => p,
             Err(e) => {
                 // Requests may already have created resources and disks: drop them too.
                 nl::unregister();
                 nl::teardown();
+                sys::umh::destroy_queue();
                 return Err(e);
             }
         };
@@ -131,6 +139,8 @@ impl Drop for DrbdRs {
         // No more requests, then no more objects; `/proc/drbd` and the major go after this.
         nl::unregister();
         nl::teardown();
+        // Helpers still queued run to their end first.
+        sys::umh::destroy_queue();
         pr_info!("module cleanup done.\n");
     }
 }

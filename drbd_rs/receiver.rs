@@ -389,6 +389,20 @@ fn receive_state(s: &Arc<Session>, vnr: u16, d: &Arc<Device>, ps: DrbdState) -> 
             }
         }
     }
+    // A new connection's state is judged by the state rules (not a hard change): two
+    // Primaries need allow-two-primaries (`SS_TWO_PRIMARIES`, then the C module disconnects).
+    if os.conn == ConnState::WfReportParams
+        && d.role() == Role::Primary
+        && peer_role == Role::Primary
+        && !s.conn.settings.lock().two_primaries
+    {
+        pr_err!(
+            "drbd{}: State change failed: {}\n",
+            d.minor(),
+            crate::drbd_core::genl::set_st_err_str(StateRv::TwoPrimaries.raw())
+        );
+        return Err(Failure::Incompatible);
+    }
     let (os, ns) = d.change_conn_state(|st| {
         st.conn = ns_conn;
         st.peer = peer_role;
@@ -842,8 +856,9 @@ pub(crate) fn cleanup(s: &Arc<Session>, why: Failure) {
     }
 }
 
-/// Log sink for the sync handshake's lines.
-pub(crate) fn log_event(minor: u32, e: Event) {
+/// Sink for the sync handshake's events: prints its lines and runs its helpers (waiting for
+/// each, on the receiver thread, as the C module does), `peer` being the connection's peer.
+pub(crate) fn log_event(minor: u32, peer: &crate::sys::net::SockAddr, e: Event) {
     match e {
         Event::Log(level, msg) => match level {
             uuid::Level::Alert | uuid::Level::Err => {
@@ -852,6 +867,8 @@ pub(crate) fn log_event(minor: u32, e: Event) {
             uuid::Level::Warn => pr_warn!("drbd{}: {}\n", minor, format_args!("{}", msg)),
             _ => pr_info!("drbd{}: {}\n", minor, format_args!("{}", msg)),
         },
-        Event::Helper(h) => pr_info!("drbd{}: helper command: drbdadm {} (not run)\n", minor, h.name()),
+        Event::Helper(h) => {
+            crate::helper::run(minor, Some(peer), crate::helper::Cmd::Handshake(h));
+        }
     }
 }

@@ -94,7 +94,16 @@ pub(crate) fn receive_bitmap(
         d.change_conn_state(|st| st.conn = ConnState::WfSyncUuid);
         crate::receiver::send_state(s, vnr, d).map_err(Failure::of_error)?;
     } else {
-        // Source: both bitmaps are merged; start.
+        // Source: both bitmaps are merged; start, unless the handler objects.
+        let r = (crate::helper::run(d.minor(), Some(&s.conn.peer_addr), crate::helper::Cmd::BeforeResyncSource) >> 8) & 0xff;
+        if r > 0 {
+            if r == 3 {
+                pr_info!("drbd{}: before-resync-source handler returned {}, ignoring. Old userland tools?\n", d.minor(), r);
+            } else {
+                pr_info!("drbd{}: before-resync-source handler returned {}, dropping connection.\n", d.minor(), r);
+                return Err(Failure::Incompatible);
+            }
+        }
         let sync_uuid = d.gen_sync_uuid();
         s.send(crate::connection::Sock::Data, vnr, &Packet::RsUuid(RsUuid { uuid: sync_uuid }))
             .map_err(Failure::of_error)?;
@@ -116,6 +125,12 @@ pub(crate) fn receive_sync_uuid(s: &Arc<Session>, vnr: u16, d: &Arc<Device>, uui
         return Err(Failure::ProtocolError);
     }
     d.receive_sync_uuid(uuid);
+    // The handler may refuse to let this node's data become inconsistent.
+    let r = (crate::helper::run(d.minor(), Some(&s.conn.peer_addr), crate::helper::Cmd::BeforeResyncTarget) >> 8) & 0xff;
+    if r > 0 {
+        pr_info!("drbd{}: before-resync-target handler returned {}, dropping connection.\n", d.minor(), r);
+        return Err(Failure::Incompatible);
+    }
     d.start_resync(ConnState::SyncTarget);
     crate::verify::resync_started(s, d, ConnState::SyncTarget);
     crate::receiver::send_state(s, vnr, d).map_err(Failure::of_error)?;
@@ -199,6 +214,9 @@ fn target_finished(s: &Arc<Session>, vnr: u16, d: &Arc<Device>) {
     if d.finish_resync() {
         let _ = crate::receiver::send_uuids(s, vnr, d);
         let _ = crate::receiver::send_state(s, vnr, d);
+        // Nobody waits for its answer: neither this thread (the request thread or an I/O
+        // completion) nor anyone else.
+        crate::helper::spawn(d.minor(), Some(s.conn.peer_addr), crate::helper::Cmd::AfterResyncTarget);
     }
 }
 

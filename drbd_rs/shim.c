@@ -6,6 +6,9 @@
  */
 
 #include <linux/cpumask.h>
+#include <linux/moduleparam.h>
+#include <linux/string.h>
+#include <linux/workqueue.h>
 #include <linux/bitmap.h>
 #include <linux/proc_fs.h>
 #include <linux/seq_file.h>
@@ -22,6 +25,8 @@ int drbd_rs_cpu_mask_check(const char *mask);
 struct proc_dir_entry *drbd_rs_proc_create_single(const char *name,
 		int (*show)(struct seq_file *, void *));
 void drbd_rs_proc_remove(struct proc_dir_entry *pde);
+void drbd_rs_usermode_helper_path(char *buf, size_t len);
+struct workqueue_struct *drbd_rs_alloc_helper_wq(void);
 
 /* ---- generic netlink (drbd_rs/sys/genl.rs) ---- */
 
@@ -86,4 +91,31 @@ struct proc_dir_entry *drbd_rs_proc_create_single(const char *name,
 void drbd_rs_proc_remove(struct proc_dir_entry *pde)
 {
 	proc_remove(pde);
+}
+
+/* ---- usermode helpers (drbd_rs/sys/umh.rs) ---- */
+
+/*
+ * The program the helpers run, as the C module's `usermode_helper` parameter (same name, size,
+ * default and permissions): settable at load time and through
+ * /sys/module/drbd_rs/parameters/usermode_helper.
+ */
+static char drbd_rs_usermode_helper[80] = "/sbin/drbdadm";
+module_param_string(usermode_helper, drbd_rs_usermode_helper, sizeof(drbd_rs_usermode_helper), 0644);
+
+/*
+ * Copies the usermode_helper parameter to @buf (@len bytes, always NUL-terminated, cut to fit)
+ * under the module's parameter lock, so a write through sysfs is never seen half done.
+ */
+void drbd_rs_usermode_helper_path(char *buf, size_t len)
+{
+	kernel_param_lock(THIS_MODULE);
+	strscpy(buf, drbd_rs_usermode_helper, len);
+	kernel_param_unlock(THIS_MODULE);
+}
+
+/* alloc_workqueue() (a macro): the queue of helpers nobody waits for, unbound. */
+struct workqueue_struct *drbd_rs_alloc_helper_wq(void)
+{
+	return alloc_workqueue("drbd_rs_helper", WQ_UNBOUND, 0);
 }

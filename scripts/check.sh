@@ -80,6 +80,12 @@ scenarios=(
     "auth-ipv6 tool=drbdsetup-84 module=drbd_rs"
     "split-brain tool=drbdsetup-84 module=drbd"
     "split-brain tool=drbdsetup-84 module=drbd_rs"
+    # Automatic split-brain recovery (after-sb-0pri/-1pri/-2pri, rr-conflict) and the usermode
+    # helpers, recorded by a script set as usermode_helper.
+    "after-sb-0pri tool=drbdsetup-84 module=drbd"
+    "after-sb-0pri tool=drbdsetup-84 module=drbd_rs"
+    "after-sb-1pri tool=drbdsetup-84 module=drbd"
+    "after-sb-1pri tool=drbdsetup-84 module=drbd_rs"
     "resync-under-writes tool=drbdsetup-84 module=drbd"
     "resync-under-writes tool=drbdsetup-84 module=drbd_rs"
     "restart-resync tool=drbdsetup-84 module=drbd"

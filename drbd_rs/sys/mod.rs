@@ -13,6 +13,7 @@
 //! - [`net`]: TCP listeners and streams in `init_net` (DRBD's data and meta sockets).
 //! - [`thread`]: kernel threads running closures, stopped with `kthread_stop`.
 //! - [`crypto`]: synchronous hashes (`crypto_shash`) for peer authentication and checksums.
+//! - [`umh`]: the `usermode_helper` module parameter and `call_usermodehelper`.
 //!
 //! Constants that are C macros (bindgen cannot see through `(__force blk_status_t)10` and the
 //! like) are defined here and checked against the headers at build time by `_Static_assert`s
@@ -32,6 +33,7 @@ pub(crate) mod pages;
 pub(crate) mod procfs;
 #[allow(dead_code)]
 pub(crate) mod thread;
+pub(crate) mod umh;
 
 use kernel::bindings;
 

@@ -99,7 +99,7 @@ impl SockAddr {
     }
 
     /// The address bytes: 4 for IPv4, 16 for IPv6.
-    fn ip(&self) -> &[u8] {
+    pub(crate) fn ip(&self) -> &[u8] {
         if self.is_v6() {
             &self.raw.0[8..24]
         } else {

@@ -107,3 +107,166 @@ show_status() {
     cat /proc/drbd
     echo "=== END STATUS ==="
 }
+
+# ---- Split brain between the loopback pair (after-sb-* scenarios) ----
+SB_A0=ipv4:127.0.0.1:7789 SB_A1=ipv4:127.0.0.1:7790
+HELPER_LOG=/tmp/helper.log
+SB_ROUND=0
+
+# use_recording_helper: points the module's usermode_helper parameter at a script that appends
+# one line per call to $HELPER_LOG: its arguments and the environment the kernel gave it. It
+# exits 0, unless /tmp/helper-refuse holds "COMMAND CODE": then COMMAND exits CODE.
+use_recording_helper() {
+    cat > /tmp/record-helper <<'HELPER'
+#!/bin/sh
+echo "$*|AF=$DRBD_PEER_AF|ADDR=$DRBD_PEER_ADDRESS|HOME=$HOME|TERM=$TERM|PATH=$PATH" >> /tmp/helper.log
+if [ -f /tmp/helper-refuse ] && [ "$(cut -d' ' -f1 /tmp/helper-refuse)" = "$1" ]; then
+    exit "$(cut -d' ' -f2 /tmp/helper-refuse)"
+fi
+exit 0
+HELPER
+    chmod +x /tmp/record-helper
+    printf %s /tmp/record-helper > "/sys/module/$DRBD_MODULE/parameters/usermode_helper" ||
+        fail "cannot set $DRBD_MODULE's usermode_helper"
+    log "usermode_helper=$(cat "/sys/module/$DRBD_MODULE/parameters/usermode_helper")"
+}
+
+# helper_called CMD MINOR: the helper ran as "<helper> CMD minor-MINOR" with the C module's
+# environment for a peer at 127.0.0.1.
+helper_called() {
+    grep -qxF "$1 minor-$2|AF=ipv4|ADDR=127.0.0.1|HOME=/|TERM=linux|PATH=/sbin:/usr/sbin:/bin:/usr/bin" "$HELPER_LOG"
+}
+
+# expect_helper CMD MINOR: fails unless helper_called CMD MINOR (waits up to 20 s: some helpers
+# run after the state change the scenario waited for).
+expect_helper() {
+    wait_for 20 "helper $1 minor-$2" helper_called "$1" "$2"
+}
+
+# sb_since: the kernel log since the current round began.
+sb_since() { dmesg | sed -n "/drbd-rs-test: round $SB_ROUND\$/,\$p"; }
+
+# sb_log_has TEXT: the kernel logged a line containing TEXT in this round.
+sb_log_has() {
+    sb_since | grep -qF "$1" || fail "no kernel log line with: $1"
+    log "kernel log: $(sb_since | grep -F "$1" | head -1 | sed 's/^\[[^]]*\] //')"
+}
+
+# sb_sum DEV: sha256 of the first 12 MiB of DEV (the region the rounds write to), read directly
+# from the backing device.
+sb_sum() {
+    out=$(drbd-testdata sum "$1" --size 12M) || fail "drbd-testdata sum $1 failed: $out"
+    echo "${out##*sha256=}"
+}
+
+# sb_round: starts a new round: a marker in the kernel log (see sb_since), an empty helper log.
+sb_round() {
+    SB_ROUND=$((SB_ROUND + 1))
+    echo "drbd-rs-test: round $SB_ROUND" > /dev/kmsg
+    : > "$HELPER_LOG"
+}
+
+# sb_split W0 W1 [KEEP]: from the synced pair, cuts the connection while r0 is Primary, lets r0
+# write W0 MiB at 1M, then promotes r1 (the younger Primary) which writes W1 MiB at 6M
+# (0: nothing). Both end Secondary, except minor KEEP (0, 1 or both). Records each side's data in SB_SUM0 and
+# SB_SUM1 and starts a new round (kernel log marker, empty helper log).
+sb_split() {
+    sb_round
+    log "round $SB_ROUND: r0 writes ${1}M, r1 writes ${2}M${3:+, Primary: $3}"
+    proc_has 0 'ro:Primary' || drbdsetup primary 0
+    drbdsetup disconnect $SB_A0 $SB_A1
+    drbdsetup disconnect $SB_A1 $SB_A0
+    [ "$1" = 0 ] || testdata write /dev/drbd0 --seed $((SB_ROUND * 10)) --offset 1M --size "${1}M"
+    case "${3:-}" in 0|both) ;; *) drbdsetup secondary 0 ;; esac
+    drbdsetup primary 1
+    [ "$2" = 0 ] || testdata write /dev/drbd1 --seed $((SB_ROUND * 10 + 1)) --offset 6M --size "${2}M"
+    case "${3:-}" in 1|both) ;; *) drbdsetup secondary 1 ;; esac
+    SB_SUM0=$(sb_sum /dev/vda) SB_SUM1=$(sb_sum /dev/vdb)
+    [ "$SB_SUM0" != "$SB_SUM1" ] || fail "both sides have the same data after the split"
+}
+
+# sb_connect "R0 OPTIONS" "R1 OPTIONS": reconnects the pair (protocol C plus the options).
+sb_connect() {
+    # shellcheck disable=SC2086
+    drbdsetup connect r0 $SB_A0 $SB_A1 --protocol=C $1
+    # shellcheck disable=SC2086
+    drbdsetup connect r1 $SB_A1 $SB_A0 --protocol=C $2
+}
+
+# sb_data_is WINNER: both backing devices hold what minor WINNER had after the split.
+sb_data_is() {
+    want=$(eval echo "\$SB_SUM$1")
+    s0=$(sb_sum /dev/vda) s1=$(sb_sum /dev/vdb)
+    [ "$s0" = "$want" ] && [ "$s1" = "$want" ] ||
+        fail "data differs from r$1's after the split: r0 $s0 r1 $s1 want $want"
+    log "both sides hold r$1's data: $want"
+}
+
+# sb_resolved WINNER LOSER PRIMARIES: the split brain was solved automatically: LOSER became
+# SyncTarget of WINNER, the resync ended with WINNER's data on both, and the helpers ran as the
+# C module runs them (initial-split-brain on both, before-resync-target/-source,
+# after-resync-target; no split-brain).
+sb_resolved() {
+    wait_synced 0 120
+    wait_synced 1 60
+    sb_log_has "drbd$2: Split-Brain detected, $3 primaries, automatically solved. Sync from peer node"
+    sb_log_has "drbd$1: Split-Brain detected, $3 primaries, automatically solved. Sync from this node"
+    sb_log_has "drbd$2: Began resync as SyncTarget"
+    sb_log_has "drbd$1: Began resync as SyncSource"
+    sb_data_is "$1"
+    expect_helper initial-split-brain 0
+    expect_helper initial-split-brain 1
+    expect_helper before-resync-target "$2"
+    expect_helper before-resync-source "$1"
+    expect_helper after-resync-target "$2"
+    if grep -q '^split-brain ' "$HELPER_LOG"; then fail "split-brain helper ran for a solved split brain"; fi
+    log "helpers: $(cut -d'|' -f1 "$HELPER_LOG" | tr '\n' ',')"
+}
+
+# sb_unresolved_seen: the split brain was detected and left unresolved, a side is StandAlone.
+sb_unresolved_seen() {
+    sb_since | grep -qF "Split-Brain detected but unresolved, dropping connection!" &&
+        grep -qE '^ *[01]: cs:StandAlone' /proc/drbd
+}
+
+# sb_unresolved: waits for an unresolved split brain; the detecting side ran the
+# initial-split-brain and split-brain helpers; neither side connected or synced.
+sb_unresolved() {
+    wait_for 60 "split brain left unresolved (a side StandAlone)" sb_unresolved_seen
+    sleep 2
+    for m in 0 1; do
+        if sb_since | grep -qF "drbd$m: Split-Brain detected but unresolved"; then
+            expect_helper initial-split-brain $m
+            expect_helper split-brain $m
+        fi
+    done
+    if grep -qE '^ *[01]: cs:(Connected|SyncSource|SyncTarget|WFBitMap|PausedSync)' /proc/drbd; then
+        fail "a side connected or synced after an unresolved split brain"
+    fi
+    [ "$(sb_sum /dev/vda)" = "$SB_SUM0" ] && [ "$(sb_sum /dev/vdb)" = "$SB_SUM1" ] ||
+        fail "data changed although the split brain is unresolved"
+    log "helpers: $(cut -d'|' -f1 "$HELPER_LOG" | tr '\n' ',')"
+}
+
+# sb_discard_r1: after an unresolved split brain, r1 connects with --discard-my-data and takes
+# r0's data.
+sb_discard_r1() {
+    "$DRBDSETUP" disconnect $SB_A0 $SB_A1 || true
+    "$DRBDSETUP" disconnect $SB_A1 $SB_A0 || true
+    drbdsetup connect r1 $SB_A1 $SB_A0 --protocol=C --discard-my-data
+    drbdsetup connect r0 $SB_A0 $SB_A1 --protocol=C
+    wait_synced 0 120
+    wait_synced 1 60
+    sb_log_has "drbd1: Split-Brain detected, manually solved. Sync from peer node"
+    sb_data_is 0
+}
+
+# sb_start_pair: r0 and r1 attached, a full sync from r0 done, both Secondary.
+sb_start_pair() {
+    attach_loopback_pair
+    drbdsetup primary 0 --force
+    sb_connect "" ""
+    wait_synced 0 120
+    wait_synced 1 60
+    drbdsetup secondary 0
+}

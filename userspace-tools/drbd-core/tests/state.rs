@@ -53,6 +53,55 @@ fn primary_needs_up_to_date_data_or_force() {
     assert!(!ch.forced);
 }
 
+/// `call-pri-lost-after-sb` demotes a Primary during the sync handshake with
+/// `drbd_change_state(NS(role, R_SECONDARY))`. On a new connection (WFReportParams, the C
+/// module's `STATE_SENT` set) the soft-transition rule refuses every change that does not
+/// advance the connection, so the demotion fails (and the pri-lost-after-sb helper runs); in a
+/// later handshake (Connected) only an open device refuses it.
+#[test]
+fn split_brain_demotion_during_the_handshake() {
+    let os = State {
+        role: Role::Primary,
+        peer: Role::Secondary,
+        conn: ConnState::WfReportParams,
+        disk: DiskState::UpToDate,
+        pdsk: DiskState::UpToDate,
+        ..State::UNCONFIGURED
+    };
+    let ns = State {
+        role: Role::Secondary,
+        ..os
+    };
+    let sent = StateEnv {
+        state_sent: true,
+        ..ENV
+    };
+    assert_eq!(
+        change_state(&os, &ns, &sent, ChangeFlags::Normal),
+        Err(StateRv::InTransientState)
+    );
+    // The connection advancing is still allowed while STATE_SENT is set.
+    let connected = State {
+        conn: ConnState::Connected,
+        ..os
+    };
+    assert_eq!(
+        change_state(&os, &connected, &sent, ChangeFlags::Normal),
+        Ok(connected)
+    );
+    let os = connected;
+    let ns = State {
+        role: Role::Secondary,
+        ..os
+    };
+    assert_eq!(change_state(&os, &ns, &ENV, ChangeFlags::Normal), Ok(ns));
+    let open = StateEnv { open: true, ..ENV };
+    assert_eq!(
+        change_state(&os, &ns, &open, ChangeFlags::Normal),
+        Err(StateRv::DeviceInUse)
+    );
+}
+
 #[test]
 fn diskless_cannot_be_forced_primary() {
     let os = State::UNCONFIGURED;
