@@ -40,6 +40,10 @@ use crate::drbd_core::{
     uuid,
 };
 use crate::request::Req;
+
+#[path = "admin.rs"]
+mod admin;
+pub(crate) use admin::{begin_full_sync, AdminRequest};
 use crate::sys::{
     self,
     bdev::{BdevFile, IoErrorSink, LocalIoError, LocalIoOp, LowerDev, MdBlock},
@@ -538,6 +542,12 @@ pub(crate) struct PeerInfo {
     /// The SyncTarget's request thread.
     rs_ticker: Option<crate::sys::thread::KThread>,
     rs_start_ms: u64,
+    /// Time the resync spent paused, and since when it is paused (ms).
+    rs_paused_ms: u64,
+    rs_paused_since: Option<u64>,
+    /// An `invalidate`/`invalidate-remote` of this node waits for the peer's consent or is
+    /// entering the full sync.
+    full_sync_pending: bool,
 }
 
 /// Configuration state, serialised by `Device::cfg`.
@@ -1469,8 +1479,14 @@ fn log_state_change(minor: u32, os: &State, ns: &State) {
     if os.pdsk != ns.pdsk {
         let _ = write!(w, "pdsk( {} -> {} ) ", os.pdsk.name(), ns.pdsk.name());
     }
+    if os.aftr_isp != ns.aftr_isp {
+        let _ = write!(w, "aftr_isp( {} -> {} ) ", u8::from(os.aftr_isp), u8::from(ns.aftr_isp));
+    }
     if os.peer_isp != ns.peer_isp {
         let _ = write!(w, "peer_isp( {} -> {} ) ", u8::from(os.peer_isp), u8::from(ns.peer_isp));
+    }
+    if os.user_isp != ns.user_isp {
+        let _ = write!(w, "user_isp( {} -> {} ) ", u8::from(os.user_isp), u8::from(ns.user_isp));
     }
     pr_info!("drbd{}: {}\n", minor, w.as_str());
 }
@@ -1593,11 +1609,14 @@ impl Device {
             let os = st.state;
             let mut ns = os;
             f(&mut ns);
+            // The pause bits pause and continue a resync (`sanitize_state`).
+            state::apply_isp(&mut ns);
             st.state = ns;
             (os, ns)
         };
         if os != ns {
             log_state_change(self.minor, &os, &ns);
+            self.note_pause(&os, &ns);
             crate::nl::notify_state_change(self.minor, os, ns);
         }
         (os, ns)
@@ -2036,6 +2055,8 @@ impl Device {
             pi.rs_cursor = 0;
             pi.rs_inflight = 0;
             pi.rs_start_ms = sys::jiffies_ms();
+            pi.rs_paused_ms = 0;
+            pi.rs_paused_since = None;
         }
         self.change_conn_state(|s| {
             s.conn = side;
@@ -2157,20 +2178,24 @@ impl Device {
         if self.io.rs_finished.swap(true, Ordering::AcqRel) {
             return false;
         }
-        let (failed, total, start) = {
+        let (failed, total, start, paused_ms) = {
             let pi = self.peer_info.lock();
             (
                 self.io.rs_failed.load(Ordering::Relaxed),
                 self.io.rs_total.load(Ordering::Relaxed),
                 pi.rs_start_ms,
+                pi.rs_paused_ms,
             )
         };
         let failed = failed != 0 || self.io.oos_weight() != 0;
-        let secs = ((sys::jiffies_ms() - start) / 1000).max(1);
+        // As `drbd_resync_finished`: the rate over the time not paused.
+        let secs = (sys::jiffies_ms().saturating_sub(start).saturating_sub(paused_ms) / 1000).max(1);
+        let paused = paused_ms / 1000;
         pr_info!(
-            "drbd{}: Resync done (total {} sec; paused 0 sec; {} K/sec)\n",
+            "drbd{}: Resync done (total {} sec; paused {} sec; {} K/sec)\n",
             self.minor,
-            secs,
+            secs + paused,
+            paused,
             total * 4 / secs
         );
         {

@@ -35,7 +35,8 @@ use crate::drbd_core::genl::{
     StateRv, TopAttr, NLA_F_NESTED, NOTIFY_CONTINUES,
 };
 use crate::drbd_core::state::DrbdRet;
-use crate::drbd_core::state::State;
+use crate::drbd_core::state::{AdminChange, State};
+use crate::device::AdminRequest;
 use crate::resource::{
     device_stats, Conf, Device, DeviceStats, MinorPos, Registry, Resource, Volume, REGISTRY,
 };
@@ -1267,6 +1268,11 @@ fn handle(ctx: &mut AdmCtx<'_>) -> HandlerResult {
         Cmd::Connect => connect(ctx, found),
         Cmd::Disconnect => disconnect(ctx, found),
         Cmd::ChgNetOpts => chg_net_opts(ctx, found),
+        Cmd::Invalidate => resync_admin(found, AdminRequest::Invalidate),
+        Cmd::InvalPeer => resync_admin(found, AdminRequest::InvalidateRemote),
+        Cmd::PauseSync => resync_admin(found, AdminRequest::Change(AdminChange::PauseSync)),
+        Cmd::ResumeSync => resync_admin(found, AdminRequest::Change(AdminChange::ResumeSync)),
+        Cmd::Outdate => resync_admin(found, AdminRequest::Change(AdminChange::Outdate)),
         _ => Ok(RetCode::PacketNr as i32),
     }
 }
@@ -1699,6 +1705,15 @@ fn set_role(ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {
         notify_state_change(dev.minor(), os, ns);
     }
     Ok(rv)
+}
+
+/// `invalidate`, `invalidate-remote`, `pause-sync`, `resume-sync`, `outdate`
+/// (`drbd_nl_invalidate_doit` and friends). The device logs and announces its state changes.
+fn resync_admin(found: Found, req: AdminRequest) -> HandlerResult {
+    let Some(dev) = device_of(found) else {
+        return Ok(RetCode::MinorInvalid as i32);
+    };
+    Ok(dev.admin_change(req).code())
 }
 
 fn detach(ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {

@@ -437,6 +437,20 @@ fn receive_req_state(
         conn_info!(s.conn, "peer requested disconnect\n");
         return Err(Failure::TearDown);
     }
+    // `invalidate`/`invalidate-remote` on the peer: a full sync, StartingSyncT there is
+    // StartingSyncS here and the other way round (`convert_state`).
+    if cmd == Command::StateChgReq && mask.conn != 0 {
+        let want = crate::drbd_core::state::mirror_conn(conn_of(val.conn));
+        if matches!(want, ConnState::StartingSyncS | ConnState::StartingSyncT) {
+            let d = volume(s, vnr, cmd)?;
+            let rv = d.peer_requests_full_sync(want);
+            reply(rv.raw())?;
+            if rv.raw() >= StateRv::Success.raw() {
+                crate::device::begin_full_sync(s, vnr, &d)?;
+            }
+            return Ok(());
+        }
+    }
     let targets: KVec<(u16, Arc<Device>)> = if cmd == Command::ConnStChgReq {
         let mut v = KVec::new();
         for (n, d) in s.conn.devices.iter() {
