@@ -143,7 +143,7 @@ impl Device {
     }
 
     /// The meta-data flags for state `ns`, written if they changed.
-    fn md_follow_state(&self, ns: &State) {
+    pub(super) fn md_follow_state(&self, ns: &State) {
         let mut cfg = self.cfg.lock();
         let Some(ldev) = cfg.ldev.as_mut() else {
             return;

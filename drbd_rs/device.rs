@@ -2058,7 +2058,7 @@ impl Device {
             pi.rs_paused_ms = 0;
             pi.rs_paused_since = None;
         }
-        self.change_conn_state(|s| {
+        let (_, ns) = self.change_conn_state(|s| {
             s.conn = side;
             if side == ConnState::SyncTarget {
                 s.disk = DiskState::Inconsistent;
@@ -2066,10 +2066,16 @@ impl Device {
                 s.pdsk = DiskState::Inconsistent;
             }
         });
+        // A pause bit already set: the resync starts paused, and that counts as paused time.
+        if matches!(ns.conn, ConnState::PausedSyncS | ConnState::PausedSyncT) {
+            self.peer_info.lock().rs_paused_since = Some(sys::jiffies_ms());
+        }
+        // The meta-data flags follow (a SyncTarget is no longer consistent).
+        self.md_follow_state(&ns);
         pr_info!(
             "drbd{}: Began resync as {} (will sync {} KB [{} bits set]).\n",
             self.minor,
-            side.name(),
+            ns.conn.name(),
             total * 4,
             total
         );
@@ -2184,7 +2190,8 @@ impl Device {
                 self.io.rs_failed.load(Ordering::Relaxed),
                 self.io.rs_total.load(Ordering::Relaxed),
                 pi.rs_start_ms,
-                pi.rs_paused_ms,
+                pi.rs_paused_ms
+                    + pi.rs_paused_since.map_or(0, |t| sys::jiffies_ms().saturating_sub(t)),
             )
         };
         let failed = failed != 0 || self.io.oos_weight() != 0;
@@ -2228,6 +2235,7 @@ impl Device {
                 }
             }
         });
+        self.md_follow_state(&self.state());
         if !failed && side == uuid::ResyncSide::Target {
             let cur = self.uuids().map(|u| u[UI_CURRENT]).unwrap_or(0);
             self.io.st.lock().ed_uuid = cur;
