@@ -612,11 +612,22 @@ fn resource_susp(r: &Resource) -> (bool, bool, bool) {
     }
 }
 
-/// The connection state of the resource's (only) connection.
+/// The connection state of the resource's (only) connection (`connection->cstate`). The
+/// resync states (StartingSync*, WFBitMap*, SyncSource, PausedSyncT, ...) belong to a volume;
+/// its connection stays Connected meanwhile.
 fn resource_cstate(r: &Resource) -> ConnState {
     match r.volumes.first() {
-        Some(v) => v.device.state().conn,
+        Some(v) => connection_level(v.device.state().conn),
         None => ConnState::StandAlone,
+    }
+}
+
+/// A volume's connection state as its connection sees it: at most Connected.
+fn connection_level(c: ConnState) -> ConnState {
+    if c as u8 > ConnState::Connected as u8 {
+        ConnState::Connected
+    } else {
+        c
     }
 }
 
@@ -994,7 +1005,7 @@ pub(crate) fn notify_state_change(minor: u32, os: State, ns: State) {
     {
         add(0);
     }
-    if os.conn != ns.conn || os.peer != ns.peer {
+    if connection_level(os.conn) != connection_level(ns.conn) || os.peer != ns.peer {
         add(1);
     }
     if os.disk != ns.disk {

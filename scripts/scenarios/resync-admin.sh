@@ -92,6 +92,13 @@ if "$DRBDSETUP" pause-sync 1; then fail "a second pause-sync succeeded"; fi
 "$DRBDSETUP" status r1 --verbose | grep -q "replication:PausedSyncT" || fail "status does not show PausedSyncT"
 "$DRBDSETUP" status r1 --verbose | grep -q "resync-suspended:user" || fail "status does not show resync-suspended:user"
 "$DRBDSETUP" status r0 --verbose | grep -q "resync-suspended:peer" || fail "status of r0 does not show resync-suspended:peer"
+# The resync state is the volume's; its connection stays Connected.
+"$DRBDSETUP" status r1 --verbose | grep -q "peer connection:Connected" || fail "status does not show the connection Connected"
+"$DRBDSETUP" events2 r1 --now > /tmp/events2.txt
+cat /tmp/events2.txt
+grep -q "^exists connection .*connection:Connected" /tmp/events2.txt || fail "events2: connection not Connected"
+grep -q "^exists peer-device .*replication:PausedSyncT" /tmp/events2.txt || fail "events2: peer-device not PausedSyncT"
+grep -q "^exists peer-device .*resync-suspended:user" /tmp/events2.txt || fail "events2: peer-device not suspended by the user"
 sleep 1
 o1=$(oos 1)
 sleep 4
