@@ -25,15 +25,15 @@ use crate::connection::{conn_info, Failure, Session, Sock};
 use crate::drbd_core::{
     genl::{ConnState, DiskState, DrbdState, RetCode, StateRv},
     packets::{Packet, RsUuid},
-    state::{self, AdminChange, ChangeFlags, DrbdRet, State},
+    state::{self, AdminChange, ChangeFlags, DrbdRet, State, StateEnv},
 };
 
 impl Device {
     /// Runs an admin request that changes the state (`drbd_request_state` and the after-state
     /// actions of `after_state_ch`). Returns the `ret_code` for the reply.
-    pub(crate) fn admin_change(self: &Arc<Self>, remote_or: AdminRequest) -> DrbdRet {
+    pub(crate) fn admin_change(self: &Arc<Self>, req: AdminRequest) -> DrbdRet {
         let os = self.state();
-        let ch = match remote_or {
+        let ch = match req {
             AdminRequest::Invalidate => AdminChange::invalidate(&os, false),
             AdminRequest::InvalidateRemote => AdminChange::invalidate(&os, true),
             AdminRequest::Change(ch) => ch,
@@ -94,17 +94,11 @@ impl Device {
                 };
             }
         };
-        match ch {
-            AdminChange::InvalidateLocal | AdminChange::InvalidatePeerLocal => {
-                // `drbd_bmio_set_n_write`: every block out of sync (the in-memory bitmap is
-                // the only one drbd-rs keeps).
-                self.set_all_out_of_sync();
-            }
-            AdminChange::InvalidateSync | AdminChange::InvalidatePeerSync => {
-                // Entered without a peer to agree: cannot happen (not cluster-wide means
-                // not connected, which the rules refuse).
-            }
-            _ => {}
+        // (A full sync that is not cluster-wide needs a connection: the rules refused it.)
+        if matches!(ch, AdminChange::InvalidateLocal | AdminChange::InvalidatePeerLocal) {
+            // `drbd_bmio_set_n_write`: every block out of sync (the in-memory bitmap is the
+            // only one drbd-rs keeps).
+            self.set_all_out_of_sync();
         }
         ch.reply(rv, &self.state())
     }
@@ -121,9 +115,9 @@ impl Device {
         let (os, ns) = {
             let mut st = self.io.st.lock();
             let os = st.state;
-            let env = crate::drbd_core::state::StateEnv {
+            let env = StateEnv {
                 open: st.open_count > 0,
-                ..crate::drbd_core::state::StateEnv::STANDALONE
+                ..StateEnv::STANDALONE
             };
             let ns = state::change_state(&os, &ch.request(&os), &env, ChangeFlags::Normal)?;
             st.state = ns;
