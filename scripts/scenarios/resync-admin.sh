@@ -63,6 +63,8 @@ same_data "invalidate-remote"
 
 # invalidate-remote on a Secondary that is not connected is refused (needs a connection).
 drbdsetup disconnect $A1 $A0
+# (r0 first sees the peer go; disconnecting it while it tears down is refused as transient.)
+wait_for 30 "minor 0 waiting for its peer" proc_has 0 'cs:WFConnection'
 drbdsetup disconnect $A0 $A1
 if "$DRBDSETUP" invalidate-remote 1; then fail "invalidate-remote on a StandAlone Secondary succeeded"; fi
 # invalidate on a disconnected Secondary: Inconsistent at once; the full sync follows the
@@ -136,6 +138,8 @@ same_data "paused and resumed full sync"
 # outdate: refused on a Primary; a disconnected Secondary becomes Outdated, and stays so in the
 # meta-data.
 drbdsetup disconnect $A1 $A0
+# (r0 first sees the peer go; disconnecting it while it tears down is refused as transient.)
+wait_for 30 "minor 0 waiting for its peer" proc_has 0 'cs:WFConnection'
 drbdsetup disconnect $A0 $A1
 if "$DRBDSETUP" outdate 0; then fail "outdate on the Primary succeeded"; fi
 drbdsetup outdate 1
