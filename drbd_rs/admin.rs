@@ -266,6 +266,12 @@ impl Device {
         );
     }
 
+    /// Whether this node's `invalidate`/`invalidate-remote` is waiting for the peer or
+    /// entering the full sync.
+    pub(crate) fn full_sync_pending(&self) -> bool {
+        self.peer_info.lock().full_sync_pending
+    }
+
     fn set_full_sync_pending(&self, on: bool) {
         self.peer_info.lock().full_sync_pending = on;
     }

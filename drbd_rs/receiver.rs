@@ -443,6 +443,11 @@ fn receive_req_state(
         let want = crate::drbd_core::state::mirror_conn(conn_of(val.conn));
         if matches!(want, ConnState::StartingSyncS | ConnState::StartingSyncT) {
             let d = volume(s, vnr, cmd)?;
+            // Both sides asked at once: the side that resolves conflicts refuses the peer's
+            // request (`SS_CONCURRENT_ST_CHG`), the other lets the peer's win.
+            if s.resolve_conflicts && d.full_sync_pending() {
+                return reply(StateRv::ConcurrentStChg.raw());
+            }
             let rv = d.peer_requests_full_sync(want);
             reply(rv.raw())?;
             if rv.raw() >= StateRv::Success.raw() {
