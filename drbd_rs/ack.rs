@@ -136,7 +136,12 @@ fn handle(s: &Arc<Session>, vnr: u16, p: Packet<'_>) -> Result<(), Failure> {
                 Command::NegAck if a.block_id != ID_SYNCER => {
                     s.got_write_ack(vnr, a.block_id, a.sector, false)?;
                 }
-                Command::RsWriteAck | Command::WriteAck | Command::RsIsInSync => {
+                Command::RsIsInSync => crate::verify::got_is_in_sync(s, &dev, a.sector, a.blksize)?,
+                Command::OvResult => {
+                    crate::verify::got_ov_result(s, vnr, &dev, a.sector, a.blksize, a.block_id)?
+                }
+                Command::NegRsDReply if crate::verify::got_neg_reply(s, vnr, &dev) => {}
+                Command::RsWriteAck | Command::WriteAck => {
                     crate::resync::source_block_acked(s, vnr, &dev, a.sector, a.blksize, true)?;
                 }
                 Command::NegAck => {

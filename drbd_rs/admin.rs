@@ -96,8 +96,7 @@ impl Device {
         };
         // (A full sync that is not cluster-wide needs a connection: the rules refused it.)
         if matches!(ch, AdminChange::InvalidateLocal | AdminChange::InvalidatePeerLocal) {
-            // `drbd_bmio_set_n_write`: every block out of sync (the in-memory bitmap is the
-            // only one drbd-rs keeps).
+            // `drbd_bmio_set_n_write`: every block out of sync, in memory and on disk.
             self.set_all_out_of_sync();
         }
         ch.reply(rv, &self.state())
@@ -255,6 +254,7 @@ impl Device {
     /// Every block out of sync, logged as the C module's bitmap write-out does.
     fn set_all_out_of_sync(&self) {
         self.oos_set_all();
+        self.bm_write_all();
         let bits = self.oos_weight();
         let (size, unit) = state::ppsize(bits * 4);
         pr_info!(

@@ -88,6 +88,12 @@ pub(crate) struct NetSettings {
     pub(crate) tentative: bool,
     /// `sock-check-timeo`, 0.1 s (0: use ping-timeout).
     pub(crate) sock_check_timeo_ds: u32,
+    /// `verify-alg` (empty: online verify refused), `csums-alg` (empty: plain resync).
+    pub(crate) verify_alg: KVec<u8>,
+    /// See `verify_alg`.
+    pub(crate) csums_alg: KVec<u8>,
+    /// `csums-after-crash-only`.
+    pub(crate) csums_after_crash_only: bool,
 }
 
 fn bytes_of(b: &[u8]) -> Result<KVec<u8>> {
@@ -120,6 +126,9 @@ impl NetSettings {
             always_asbp: c.num(27) != 0,
             tentative: c.num(28) != 0,
             sock_check_timeo_ds: n(34),
+            verify_alg: bytes_of(c.str(4))?,
+            csums_alg: bytes_of(c.str(5))?,
+            csums_after_crash_only: c.num(33) != 0,
         })
     }
 
@@ -128,6 +137,8 @@ impl NetSettings {
         Ok(NetSettings {
             cram_hmac_alg: bytes_of(&self.cram_hmac_alg)?,
             shared_secret: bytes_of(&self.shared_secret)?,
+            verify_alg: bytes_of(&self.verify_alg)?,
+            csums_alg: bytes_of(&self.csums_alg)?,
             after_sb: self.after_sb,
             ..*self
         })

@@ -32,13 +32,14 @@ use crate::drbd_core::{
     oos, packets,
     uuid::PeerUuids,
     meta::{
-        MetaDisk, MetaError, Superblock, AL_EXTENT_SIZE, DRBD_MD_MAGIC_08, UUID_JUST_CREATED,
+        MetaDisk, MetaError, Superblock, AL_EXTENT_SIZE, DRBD_MD_MAGIC_08,
         DRBD_MD_MAGIC_84_UNCLEAN, MDF_AL_CLEAN, MDF_FULL_SYNC, MD_128MB_SECT, MD_4KB_SECT,
-        MIN_FLEX_MD_DEVICE_SECTORS, UI_CURRENT, UI_SIZE,
+        MIN_FLEX_MD_DEVICE_SECTORS, MD_BLOCK_SIZE, UI_CURRENT, UI_SIZE, Layout,
     },
     state::{self, ChangeFlags, DrbdRet, OpenRefusal, State, StateEnv, DRBD_MAX_BIO_SIZE_SAFE},
     uuid,
 };
+use crate::actlog::{self, ActivityLog, AlHost, AlRef, Begin};
 use crate::request::Req;
 
 #[path = "admin.rs"]
@@ -93,6 +94,18 @@ struct IoState {
     md_flags: Option<u32>,
     on_io_error: Option<OnIoError>,
     ed_uuid: u64,
+    /// The activity log of the attached disk (until detach finished).
+    al: Option<Arc<ActivityLog>>,
+    /// Where meta-data write errors go, while attached.
+    errors: Option<Arc<IoErrors>>,
+}
+
+/// How far a write got with the activity log.
+enum AlStage {
+    /// Not asked yet.
+    Begin,
+    /// Its extents are active (or it goes on without the log: `None`).
+    Ready(Option<AlRef>),
 }
 
 /// The part of a device the gendisk callbacks use; the gendisk holds a reference to it.
@@ -159,9 +172,39 @@ impl DiskOps for DeviceIo {
     }
 
     fn queue_rq(&self, rq: IoRequest) {
+        self.dispatch(rq, AlStage::Begin);
+    }
+}
+
+impl AlHost for DeviceIo {
+    fn bitmap_block(&self, index: u64, out: &mut [u8; MD_BLOCK_SIZE]) {
+        let bm = self.bm.lock();
+        let first = (index as usize).saturating_mul(actlog::WORDS_PER_BM_BLOCK);
+        for (i, chunk) in out.chunks_exact_mut(8).enumerate() {
+            let w = bm.words.get(first.saturating_add(i)).copied().unwrap_or(0);
+            chunk.copy_from_slice(&w.to_le_bytes());
+        }
+    }
+
+    fn continue_write(&self, rq: IoRequest, r: Option<AlRef>) {
+        self.dispatch(rq, AlStage::Ready(r));
+    }
+
+    fn md_io_error(&self) {
+        let errors = self.st.lock().errors.clone();
+        if let Some(e) = errors {
+            IoErrors::raise(&e, ERR_META);
+        }
+    }
+}
+
+impl DeviceIo {
+    /// Runs a request (from `queue_rq`, or again once the activity log took its write).
+    fn dispatch(&self, rq: IoRequest, stage: AlStage) {
+        let first_pass = matches!(stage, AlStage::Begin);
         let op = rq.op();
         let is_write = matches!(op, ReqOp::Write | ReqOp::Discard | ReqOp::WriteZeroes);
-        let lower = {
+        let (lower, al) = {
             let mut st = self.st.lock();
             // `may_do_writes`: the local disk takes writes only while the data here or on the
             // peer is UpToDate (after `on-io-error pass_on` made it Inconsistent, say).
@@ -173,7 +216,7 @@ impl DiskOps for DeviceIo {
             if lower.is_some() {
                 st.users += 1;
             }
-            lower
+            (lower, st.al.clone())
         };
         if lower.is_none() && is_write && self.replicating_session().is_none() {
             // Diskless, detaching, or data not good enough to write to, and no peer to take it.
@@ -187,7 +230,7 @@ impl DiskOps for DeviceIo {
             }
             return rq.end(BlkStatus::IOERR);
         }
-        let sectors = u64::from(rq.bytes()) >> 9;
+        let sectors = if first_pass { u64::from(rq.bytes()) >> 9 } else { 0 };
         match op {
             ReqOp::Read if lower.is_some() => {
                 self.read_sectors.fetch_add(sectors, Ordering::Relaxed)
@@ -198,7 +241,9 @@ impl DiskOps for DeviceIo {
             _ => 0,
         };
         match op {
-            ReqOp::Write | ReqOp::Discard | ReqOp::WriteZeroes => self.write(rq, lower.as_ref()),
+            ReqOp::Write | ReqOp::Discard | ReqOp::WriteZeroes => {
+                self.write(rq, lower.as_ref(), al.as_ref(), stage)
+            }
             ReqOp::Read => self.read(rq, lower.as_ref()),
             ReqOp::Flush => {
                 if let Some((s, _)) = self.replicating_session() {
@@ -255,19 +300,46 @@ impl DeviceIo {
 
     /// A write (or discard): to the local disk, and to the peer when it follows; otherwise
     /// its blocks are out of sync. Without a local disk only the peer gets it.
-    fn write(&self, rq: IoRequest, lower: Option<&Arc<LowerDev>>) {
+    ///
+    /// A local write first needs its extents in the activity log; if that takes a transaction,
+    /// the request waits there and comes back through [`DeviceIo::dispatch`].
+    fn write(
+        &self,
+        rq: IoRequest,
+        lower: Option<&Arc<LowerDev>>,
+        al: Option<&Arc<ActivityLog>>,
+        stage: AlStage,
+    ) {
+        let (rq, al_ref) = match (lower, stage, al) {
+            (None, _, _) => (rq, None),
+            (Some(_), AlStage::Ready(r), _) => (rq, r),
+            (Some(_), AlStage::Begin, Some(al)) => match al.begin(rq) {
+                Begin::Go(rq, r) => (rq, r),
+                Begin::Queued => return,
+            },
+            (Some(_), AlStage::Begin, None) => (rq, None),
+        };
+        // A local write the activity log does not cover is marked out of sync before it
+        // starts: the bit reaches the disk with the bitmap, so a crash cannot hide it.
+        if lower.is_some() && al_ref.is_none() {
+            self.oos_set(rq.sector(), rq.bytes());
+        }
         let session = self.replicating_session();
         let (s, vnr) = match (session, lower) {
             (Some(x), _) if rq.op() != ReqOp::WriteZeroes || lower.is_none() => x,
             (_, Some(lower)) => {
+                // Out of sync before the write starts, while its extents are active: the bit
+                // is on disk (with the bitmap block written when the extent leaves the log)
+                // or its extent is in the log, so the reference is not needed any longer.
                 self.oos_set(rq.sector(), rq.bytes());
+                drop(al_ref);
                 return lower.submit(rq);
             }
             (_, None) => return rq.end(BlkStatus::IOERR),
         };
         let bytes = rq.bytes();
         self.enter_app_write();
-        let req = match Req::new(rq, s.conn.clone(), vnr, true) {
+        let req = match Req::new(rq, s.conn.clone(), vnr, true, al_ref) {
             Ok(r) => r,
             Err(_) => {
                 self.app_inflight.fetch_sub(1, Ordering::SeqCst);
@@ -327,7 +399,7 @@ impl DeviceIo {
         };
         match (peer, lower) {
             (Some((s, vnr)), _) => {
-                let Ok(req) = Req::new(rq, s.conn.clone(), vnr, false) else {
+                let Ok(req) = Req::new(rq, s.conn.clone(), vnr, false, None) else {
                     return;
                 };
                 if s.send_read(vnr, &req).is_err() {
@@ -351,6 +423,10 @@ impl DeviceIo {
                     self.rs_reads.load(Ordering::SeqCst) != 0
                 }
                 ConnState::SyncTarget | ConnState::PausedSyncT => {
+                    self.rs_outstanding.load(Ordering::SeqCst) != 0
+                }
+                // Online verify: blocks being compared (`crate::verify`).
+                ConnState::VerifyS | ConnState::VerifyT => {
                     self.rs_outstanding.load(Ordering::SeqCst) != 0
                 }
                 _ => false,
@@ -399,7 +475,9 @@ impl DeviceIo {
 /// An attached backing device and its meta-data.
 struct Ldev {
     lower: Arc<LowerDev>,
-    md_file: BdevFile,
+    md_file: Arc<BdevFile>,
+    /// The activity log, which also writes the on-disk bitmap.
+    al: Arc<ActivityLog>,
     meta_disk: MetaDisk,
     md_offset: u64,
     /// The in-core superblock; written back on every change.
@@ -532,9 +610,6 @@ pub(crate) struct PeerInfo {
     peer_resync_rate: u32,
     /// Bitmap transfer in progress (receive side).
     bm_rx: Option<XferCtx>,
-    /// The bitmap was set wholesale at attach because the real one is not known (it is not
-    /// kept on disk yet); a handshake that finds both disks UpToDate with equal data clears it.
-    bm_unknown: bool,
     /// Resync: bits at the start, failed blocks, next bit to ask for, requests in flight,
     /// start time (jiffies in ms).
     rs_cursor: u64,
@@ -568,6 +643,8 @@ pub(crate) struct Device {
     peer_info: Mutex<PeerInfo>,
     #[pin]
     sync_param: SpinLock<packets::SyncParam>,
+    /// Online verify and checksum-resync bookkeeping (`crate::verify`).
+    pub(crate) ov: crate::verify::OvState,
     /// Notified (with `io.st`) when a detach finished in a worker reaches Diskless.
     #[pin]
     detached: CondVar,
@@ -603,6 +680,8 @@ impl Device {
                     md_flags: None,
                     on_io_error: None,
                     ed_uuid: 0,
+                    al: None,
+                    errors: None,
                 }),
                 idle <- new_condvar!(),
                 read_sectors: AtomicU64::new(0),
@@ -646,6 +725,7 @@ impl Device {
                     ..packets::SyncParam::default()
                 }),
                 detached <- new_condvar!(),
+                ov: crate::verify::OvState::new(),
             }),
             GFP_KERNEL,
         )
@@ -802,7 +882,19 @@ impl Device {
             pr_err!("drbd{}: Error while reading metadata.\n", minor);
             RetCode::IoMdDisk
         })?;
-        let sb = Superblock::decode(&buf[..]).map_err(|e| {
+        // Meta-data left in use (a crash, or the C module's detach) has an activity log to
+        // apply; drbd-rs applies it below, as `drbdmeta apply-al` would, if the rest of the
+        // superblock is sound.
+        let decoded = match Superblock::decode(&buf[..]) {
+            Err(MetaError::Unclean) => Superblock::parse(&buf[..]).and_then(|raw| {
+                let mut clean = raw;
+                clean.magic = DRBD_MD_MAGIC_08;
+                clean.flags |= MDF_AL_CLEAN;
+                clean.validate().map(|()| (raw, true))
+            }),
+            r => r.map(|sb| (sb, false)),
+        };
+        let (sb, unclean) = decoded.map_err(|e| {
             match e {
                 MetaError::Unclean => pr_err!(
                     "drbd{}: Found unclean meta data. Did you \"drbdadm apply-al\"?\n",
@@ -824,6 +916,11 @@ impl Device {
                 RetCode::MdInvalid
             })
         })?;
+        let mut sb = sb;
+        if unclean {
+            // From here on it is judged as the clean meta-data it becomes.
+            sb.magic = DRBD_MD_MAGIC_08;
+        }
         let layout = sb.layout_on(meta_disk, md_sectors).map_err(|e| {
             pr_err!(
                 "drbd{}: meta data does not fit the device: {:?}\n",
@@ -914,6 +1011,32 @@ impl Device {
             );
             RetCode::Nomem
         })?;
+        let md_file = Arc::new(md_file, GFP_KERNEL).map_err(|_| RetCode::Nomem)?;
+        let host: Arc<dyn AlHost> = self.io.clone();
+        let (bits, grew) =
+            self.load_bitmap(&md_file, &layout, sb.la_size_sect, size, unclean, &mut md)?;
+        let ring = actlog::replay(&md_file, &layout, false, |_| {}).unwrap_or(actlog::ReplayResult {
+            next_tr: 0,
+            transactions: 0,
+        });
+        let al = ActivityLog::new(
+            minor,
+            layout,
+            md_file.clone(),
+            host,
+            limits::AL_EXTENTS_DEF as usize,
+            ring.next_tr,
+        )
+        .map_err(|_| RetCode::Nomem)?;
+        if unclean || grew || md.flags & MDF_FULL_SYNC != 0 {
+            // The bits the replay, a pending full sync or the growth set must be on disk
+            // before the superblock stops asking for them (or records the new size).
+            if al.write_bitmap(bits).is_err() {
+                al.close();
+                return Err(RetCode::IoMdDisk.into());
+            }
+            md.flags &= !MDF_FULL_SYNC;
+        }
         // Mark the meta-data in use before any data can be written.
         md.encode(&mut buf);
         md_file.write_block(md_offset, &buf, true).map_err(|e| {
@@ -958,6 +1081,8 @@ impl Device {
             st.uuids = Some(md.uuids);
             st.md_flags = Some(md.flags);
             st.on_io_error = Some(on_io_error);
+            st.al = Some(al.clone());
+            st.errors = Some(errors.clone());
             if disk_at_least(ns.disk, DiskState::Consistent) {
                 st.ed_uuid = md.uuids[UI_CURRENT];
             }
@@ -974,6 +1099,7 @@ impl Device {
         cfg.ldev = Some(Ldev {
             lower,
             md_file,
+            al,
             meta_disk,
             md_offset,
             sb: md,
@@ -983,17 +1109,107 @@ impl Device {
             errors,
         });
         drop(cfg);
-        self.oos_resize(size);
-        self.oos_clear_all();
-        // The bitmap lives in memory only (no on-disk bitmap yet): what was out of sync before
-        // this attach is unknown, so all of it is, until a handshake proves the peer equal or
-        // a resync clears it. Fresh meta-data has nothing to lose.
-        let unknown = (md.uuids[UI_CURRENT] & !1) != UUID_JUST_CREATED;
-        self.peer_info.lock().bm_unknown = unknown;
-        if unknown {
+        Ok(())
+    }
+
+    /// Loads the on-disk bitmap for a device of `size` sectors into memory; with `unclean`,
+    /// replays the activity log into it (`drbdmeta apply-al`); with `MDF_FULL_SYNC` in `md`,
+    /// sets every bit. Sectors beyond the last agreed size `old_size` are new to both nodes and
+    /// out of sync, as the C module marks a grown device. Returns the number of bits and
+    /// whether the device grew.
+    fn load_bitmap(
+        &self,
+        md_file: &BdevFile,
+        layout: &Layout,
+        old_size: u64,
+        size: u64,
+        unclean: bool,
+        md: &mut Superblock,
+    ) -> Result<(u64, bool), DrbdRet> {
+        let minor = self.minor;
+        self.io.oos_resize(size).map_err(|_| RetCode::Nomem)?;
+        let bits = self.io.bm.lock().bits;
+        let mut words: KVVec<u64> = KVVec::new();
+        let read = actlog::read_bitmap(md_file, layout, bits, |b, block| {
+            for (i, chunk) in block.chunks_exact(8).enumerate() {
+                let mut w = [0u8; 8];
+                w.copy_from_slice(chunk);
+                let at = b as usize * actlog::WORDS_PER_BM_BLOCK + i;
+                if at == words.len() {
+                    let _ = words.push(u64::from_le_bytes(w), GFP_KERNEL);
+                }
+            }
+        });
+        {
+            let mut bm = self.io.bm.lock();
+            let n = bm.bits;
+            for (d, w) in bm.words.iter_mut().zip(words.iter()) {
+                *d = *w;
+            }
+            // Bits past the end of the device are not ours.
+            if n % 64 != 0 {
+                if let Some(w) = bm.words.get_mut((n / 64) as usize) {
+                    *w &= (1u64 << (n % 64)) - 1;
+                }
+            }
+        }
+        if read.is_err() || words.len() < oos::words_for_bits(bits) as usize {
+            pr_err!(
+                "drbd{}: reading the on-disk bitmap failed; all blocks out of sync\n",
+                minor
+            );
+            md.flags |= MDF_FULL_SYNC;
+        }
+        if md.flags & MDF_FULL_SYNC != 0 {
             self.oos_set_all();
         }
-        Ok(())
+        let grew = size > old_size;
+        if grew {
+            let grown = self.io.oos_weight();
+            let first = old_size / oos::BM_SECT_PER_BIT;
+            {
+                let mut bm = self.io.bm.lock();
+                let n = bm.bits;
+                oos::change_bits(&mut bm.words, n, first, u64::MAX, true);
+            }
+            pr_info!(
+                "drbd{}: size grew from {} to {} sectors: {} KB more out of sync\n",
+                minor,
+                old_size,
+                size,
+                (self.io.oos_weight() - grown) * 4
+            );
+        }
+        if unclean {
+            let before = self.io.oos_weight();
+            let mut extents = 0u32;
+            let r = actlog::replay(md_file, layout, true, |e| {
+                extents += 1;
+                let (a, b) = crate::drbd_core::al::extent_bits(e, bits);
+                if a < b {
+                    let mut bm = self.io.bm.lock();
+                    let n = bm.bits;
+                    oos::change_bits(&mut bm.words, n, a, b - 1, true);
+                }
+            });
+            match r {
+                Ok(r) => pr_info!(
+                    "drbd{}: Found unclean meta data: replayed the activity log ({} transactions, {} extents), {} KB more out of sync\n",
+                    minor,
+                    r.transactions,
+                    extents,
+                    (self.io.oos_weight() - before) * 4
+                ),
+                Err(_) => {
+                    pr_err!(
+                        "drbd{}: reading the activity log failed; all blocks out of sync\n",
+                        minor
+                    );
+                    self.oos_set_all();
+                }
+            }
+        }
+        Ok((bits, grew))
     }
 
     /// Detaches the backing device (`drbdsetup detach`): waits for the I/O in flight, writes
@@ -1120,8 +1336,25 @@ impl Device {
             }
         }
 
-        // Everything is on disk: the activity log has nothing to replay.
-        let size = self.io.st.lock().size_sectors;
+        // No write is in flight: write the whole bitmap, and the activity log has nothing to
+        // replay any more. If the bitmap does not reach the disk, the next attach does a
+        // full sync instead.
+        let (size, al) = {
+            let mut st = self.io.st.lock();
+            st.errors = None;
+            (st.size_sectors, st.al.take())
+        };
+        let bits = self.io.bm.lock().bits;
+        if ldev.al.write_bitmap(bits).is_err() {
+            ldev.sb.flags |= MDF_FULL_SYNC;
+        }
+        let transactions = ldev.al.close();
+        drop(al);
+        pr_info!(
+            "drbd{}: activity log: {} transactions written while attached\n",
+            minor,
+            transactions
+        );
         ldev.sb.magic = DRBD_MD_MAGIC_08;
         ldev.sb.flags |= MDF_AL_CLEAN;
         ldev.sb.la_size_sect = size;
@@ -1387,16 +1620,30 @@ impl Device {
 
     /// `drbdsetup new-current-uuid` on a StandAlone device (`drbd_nl_new_c_uuid_doit`): the
     /// bitmap UUID rotates into the history and a new data generation starts, the old current
-    /// UUID becoming the bitmap UUID; the meta-data is written at once. The caller refuses
-    /// connected devices. (`--clear-bitmap` has no bitmap to clear until drbd-rs keeps one.)
-    pub(crate) fn new_current_uuid(&self) -> Result<(), DrbdRet> {
+    /// UUID becoming the bitmap UUID; the meta-data is written at once. `--clear-bitmap`
+    /// clears the bitmap; connected with fresh meta-data, it skips the initial sync: the peer
+    /// gets `P_UUIDS` with the skip flag and both disks become UpToDate. Connected otherwise:
+    /// `ERR_CONNECTED`.
+    pub(crate) fn new_current_uuid(&self, clear_bm: bool) -> Result<(), DrbdRet> {
         let mut cfg = self.cfg.lock();
         let Some(ldev) = cfg.ldev.as_mut() else {
             return Err(DrbdRet::Ret(RetCode::NoDisk));
         };
-        let role = self.io.state().role;
+        let st = self.io.state();
+        let session = self
+            .io
+            .peer
+            .lock()
+            .clone()
+            .and_then(|(c, vnr)| c.session().map(|s| (s, vnr)));
+        let agreed = session.as_ref().map_or(0, |(s, _)| s.agreed);
         let mut uuids = uuid::Uuids::from_array(ldev.sb.uuids);
-        uuids.new_current_admin(role, sys::random_u64(), false);
+        let skip = uuid::new_c_uuid_check(st.conn, agreed, &uuids, clear_bm)
+            .map_err(DrbdRet::Ret)?;
+        if skip {
+            pr_info!("drbd{}: Preparing to skip initial sync\n", self.minor);
+        }
+        let sent = uuids.new_current_admin(st.role, sys::random_u64(), skip);
         ldev.sb.uuids = uuids.to_array();
         let u = ldev.sb.uuids;
         pr_info!(
@@ -1407,9 +1654,77 @@ impl Device {
             u[2],
             u[3]
         );
+        let mut ret = Ok(());
+        if clear_bm {
+            {
+                let mut bm = self.io.bm.lock();
+                bm.words.iter_mut().for_each(|w| *w = 0);
+            }
+            let bits = self.io.bm.lock().bits;
+            if ldev.al.write_bitmap(bits).is_err() {
+                pr_err!("drbd{}: Writing bitmap failed\n", self.minor);
+                ret = Err(DrbdRet::Ret(RetCode::IoMdDisk));
+            }
+        }
+        if let (true, Some((s, vnr))) = (skip, session) {
+            let p = packets::Uuids {
+                current: sent.get(uuid::Slot::Current),
+                bitmap: sent.get(uuid::Slot::Bitmap),
+                history: [
+                    sent.get(uuid::Slot::History0),
+                    sent.get(uuid::Slot::History1),
+                ],
+                bits_set: 0,
+                flags: uuid::uuid_flags(false, ldev.crashed_primary, false, true),
+            };
+            let _ = s.send(crate::connection::Sock::Data, vnr, &packets::Packet::Uuids(p));
+            self.change_conn_state(|s| {
+                s.disk = DiskState::UpToDate;
+                s.pdsk = DiskState::UpToDate;
+            });
+        }
         self.md_sync(ldev);
         self.io.st.lock().uuids = Some(u);
-        Ok(())
+        ret
+    }
+
+    /// The peer's `P_UUIDS` asked to skip the initial sync (it ran `new-current-uuid
+    /// --clear-bitmap` on fresh meta-data while connected; `receive_uuids`): take its current
+    /// UUID, clear the bitmap, and both disks are UpToDate. Returns whether it applied.
+    pub(crate) fn accept_skip_initial_sync(&self, s: &Session, peer: &packets::Uuids) -> bool {
+        let mut cfg = self.cfg.lock();
+        let Some(ldev) = cfg.ldev.as_mut() else {
+            return false;
+        };
+        let st = self.io.state();
+        let mut uuids = uuid::Uuids::from_array(ldev.sb.uuids);
+        if !uuid::skip_initial_sync(st.conn, s.agreed, &uuids, peer.flags) {
+            return false;
+        }
+        pr_info!(
+            "drbd{}: Accepted new current UUID, preparing to skip initial sync\n",
+            self.minor
+        );
+        {
+            let mut bm = self.io.bm.lock();
+            bm.words.iter_mut().for_each(|w| *w = 0);
+        }
+        let bits = self.io.bm.lock().bits;
+        if ldev.al.write_bitmap(bits).is_err() {
+            pr_err!("drbd{}: Writing bitmap failed\n", self.minor);
+        }
+        uuids.accept_skip_initial_sync(peer.current, st.role);
+        ldev.sb.uuids = uuids.to_array();
+        self.change_conn_state(|s| {
+            s.disk = DiskState::UpToDate;
+            s.pdsk = DiskState::UpToDate;
+        });
+        self.md_sync(ldev);
+        let u = ldev.sb.uuids;
+        self.io.st.lock().uuids = Some(u);
+        let cur = u[UI_CURRENT];
+        self.io.st.lock().ed_uuid = cur;
+        true
     }
 
     /// Logs a refused state change as the C module does (`print_st_err`), for the reply.
@@ -1421,6 +1736,14 @@ impl Device {
 
     /// Writes the in-core superblock (`drbd_md_sync`), marked in use.
     fn md_sync(&self, ldev: &mut Ldev) {
+        // The state-derived flags as of now (`__drbd_set_state`); both disks UpToDate ends a
+        // crashed Primary's recovery (`after_state_ch`).
+        let st = self.io.state();
+        if st.disk == DiskState::UpToDate && st.pdsk == DiskState::UpToDate {
+            ldev.crashed_primary = false;
+        }
+        ldev.sb.flags = state::md_flags_for_state(ldev.sb.flags, &st, ldev.crashed_primary);
+        self.io.st.lock().md_flags = Some(ldev.sb.flags);
         ldev.sb.magic = DRBD_MD_MAGIC_84_UNCLEAN;
         ldev.sb.la_size_sect = self.io.st.lock().size_sectors;
         ldev.sb.encode(&mut ldev.buf);
@@ -1546,6 +1869,31 @@ impl Device {
         self.io.rs_reads.fetch_sub(1, Ordering::SeqCst);
     }
 
+    /// Whether application writes are in flight (not counting those waiting to start).
+    pub(crate) fn app_writes_in_flight(&self) -> bool {
+        self.io.app_inflight.load(Ordering::SeqCst) != 0
+    }
+
+    /// Online verify's part of the resync interlock: a block is being compared (VerifyS: its
+    /// request sent and the reply not yet compared; VerifyT: the request read and its result
+    /// not yet back). New application writes wait meanwhile.
+    pub(crate) fn verify_io_begin(&self) {
+        self.io.rs_outstanding.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// See [`Device::verify_io_begin`].
+    pub(crate) fn verify_io_end(&self) {
+        let _ = self
+            .io
+            .rs_outstanding
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| v.checked_sub(1));
+    }
+
+    /// A verify run ended: nothing is being compared any more.
+    pub(crate) fn verify_io_reset(&self) {
+        self.io.rs_outstanding.store(0, Ordering::SeqCst);
+    }
+
     /// Whether application writes are in flight or waiting (a SyncTarget asks for no resync
     /// data meanwhile).
     pub(crate) fn app_writes_busy(&self) -> bool {
@@ -1556,6 +1904,20 @@ impl Device {
     /// The exposed data generation of a diskless node: the peer's current UUID.
     pub(crate) fn set_ed_uuid(&self, current: u64) {
         self.io.st.lock().ed_uuid = current;
+    }
+
+    /// The session this volume replicates over and its volume number there, while connected.
+    pub(crate) fn peer_session(&self) -> Option<(Arc<Session>, u16)> {
+        let (c, vnr) = self.io.peer.lock().clone()?;
+        if self.state().conn.raw() < ConnState::Connected.raw() {
+            return None;
+        }
+        c.session().map(|s| (s, vnr))
+    }
+
+    /// Bits of the out-of-sync bitmap (`drbd_bm_bits`).
+    pub(crate) fn bm_bits(&self) -> u64 {
+        self.io.bm.lock().bits
     }
 
     /// Sends our state to the peer after a local disk change (detach, I/O error), so it
@@ -1774,19 +2136,12 @@ impl Device {
         self.io.oos_clear(sector, bytes);
     }
 
-    /// No block out of sync.
-    fn oos_clear_all(&self) {
-        let mut bm = self.io.bm.lock();
-        for w in bm.words.iter_mut() {
-            *w = 0;
-        }
-    }
-
-    /// After a handshake that found no resync needed with both disks UpToDate: a bitmap that
-    /// was only assumed full at attach is cleared (the data are equal).
+    /// After a handshake that found no resync needed with both disks UpToDate: bits left in
+    /// the bitmap are reported, as the C module does (they stay until a resync clears them).
     pub(crate) fn handshake_found_equal(&self) {
-        if core::mem::take(&mut self.peer_info.lock().bm_unknown) {
-            self.oos_clear_all();
+        let w = self.io.oos_weight();
+        if w != 0 {
+            pr_info!("drbd{}: No resync, but {} bits in bitmap!\n", self.minor, w);
         }
     }
 
@@ -1817,6 +2172,13 @@ impl Device {
         let sectors = u64::from(bytes) >> 9;
         self.io.send_sectors.fetch_add(sectors, Ordering::Relaxed);
         self.io.read_sectors.fetch_add(sectors, Ordering::Relaxed);
+    }
+
+    /// A local read done for the peer (`dr:`), and data sent to it (`ns:`), counted apart
+    /// (verify and checksum reads send digests, not data).
+    pub(crate) fn count_io(&self, read_bytes: u32, sent_bytes: u32) {
+        self.io.read_sectors.fetch_add(u64::from(read_bytes) >> 9, Ordering::Relaxed);
+        self.io.send_sectors.fetch_add(u64::from(sent_bytes) >> 9, Ordering::Relaxed);
     }
 
     /// Sectors sent to and received from the peer.
@@ -2072,6 +2434,9 @@ impl Device {
         }
         // The meta-data flags follow (a SyncTarget is no longer consistent).
         self.md_follow_state(&ns);
+        // The bits the handshake and the bitmap exchange set are not covered by the activity
+        // log: on disk with them before the resync starts clearing any.
+        self.bm_write_all();
         pr_info!(
             "drbd{}: Began resync as {} (will sync {} KB [{} bits set]).\n",
             self.minor,
@@ -2079,6 +2444,21 @@ impl Device {
             total * 4,
             total
         );
+    }
+
+    /// Activity-log transactions and bitmap blocks written since attach.
+    pub(crate) fn al_counters(&self) -> (u64, u64) {
+        let al = self.io.st.lock().al.clone();
+        al.map_or((0, 0), |al| al.counters())
+    }
+
+    /// Writes the whole in-memory bitmap to the meta-data, if attached.
+    pub(crate) fn bm_write_all(&self) {
+        let al = self.io.st.lock().al.clone();
+        if let Some(al) = al {
+            let bits = self.io.bm.lock().bits;
+            let _ = al.write_bitmap(bits);
+        }
     }
 
     /// The next resync request of at most `max` bytes, if bits are left to ask for.
@@ -2205,6 +2585,7 @@ impl Device {
             paused,
             total * 4 / secs
         );
+        self.ov.log_csums(self.minor, total);
         {
             let mut cfg = self.cfg.lock();
             if let Some(ldev) = cfg.ldev.as_mut() {
@@ -2239,6 +2620,11 @@ impl Device {
         if !failed && side == uuid::ResyncSide::Target {
             let cur = self.uuids().map(|u| u[UI_CURRENT]).unwrap_or(0);
             self.io.st.lock().ed_uuid = cur;
+        }
+        // The cleared bits, so a restart does not resync again, and the disk states.
+        self.bm_write_all();
+        if let Some(ldev) = self.cfg.lock().ldev.as_mut() {
+            self.md_sync(ldev);
         }
         true
     }

@@ -32,6 +32,7 @@ mod kunit_bio;
 // The netlink control plane calls the Device API; until it does, parts are unused.
 #[allow(dead_code)]
 mod ack;
+mod actlog;
 mod connection;
 mod device;
 mod nl;
@@ -41,6 +42,7 @@ mod receiver;
 mod request;
 mod resource;
 mod resync;
+mod verify;
 mod sys;
 
 #[cfg(drbd_rs_kunit)]

@@ -1284,6 +1284,7 @@ fn handle(ctx: &mut AdmCtx<'_>) -> HandlerResult {
         Cmd::PauseSync => resync_admin(found, AdminRequest::Change(AdminChange::PauseSync)),
         Cmd::ResumeSync => resync_admin(found, AdminRequest::Change(AdminChange::ResumeSync)),
         Cmd::Outdate => resync_admin(found, AdminRequest::Change(AdminChange::Outdate)),
+        Cmd::StartOv => start_ov(ctx, found),
         _ => Ok(RetCode::PacketNr as i32),
     }
 }
@@ -1687,9 +1688,53 @@ fn chg_net_opts(ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {
         ctx.info("allow-two-primaries is not supported by drbd-rs yet");
         return Ok(RetCode::InvalidRequest as i32);
     }
+    // `drbd_adm_net_opts`: the digests cannot change under a running verify or resync.
+    let (verify_running, resync_running) = conn.devices.iter().fold((false, false), |(v, r), (_, d)| {
+        let c = d.state().conn;
+        (
+            v || c == ConnState::VerifyS || c == ConnState::VerifyT,
+            r || matches!(
+                c,
+                ConnState::SyncSource | ConnState::SyncTarget | ConnState::PausedSyncS | ConnState::PausedSyncT
+            ),
+        )
+    });
+    let (algs_changed, verify_changed, csums_changed) = {
+        let old = conn.settings.lock();
+        let v = old.verify_alg.as_slice() != settings.verify_alg.as_slice();
+        let c = old.csums_alg.as_slice() != settings.csums_alg.as_slice();
+        (v || c, v, c)
+    };
+    if resync_running && csums_changed {
+        return Ok(RetCode::CsumsResyncRunning as i32);
+    }
+    if verify_running && verify_changed {
+        return Ok(RetCode::VerifyRunning as i32);
+    }
     *conn.settings.lock() = settings;
     *conf = new;
+    let conn = conn.clone();
+    drop(reg);
+    if algs_changed {
+        crate::verify::send_sync_params(&conn);
+    }
     Ok(NO_ERROR)
+}
+
+/// `verify` (`drbd_adm_start_ov`): start sector (default: where the last run stopped) and
+/// stop sector from `start_ov_parms`.
+fn start_ov(ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {
+    let Some(dev) = device_of(found) else {
+        return Ok(RetCode::MinorInvalid as i32);
+    };
+    let u64_field = |id: u16| {
+        struct_field(ctx.attrs, TopAttr::StartOvParms, id)
+            .and_then(|p| p.get(..8))
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_ne_bytes)
+    };
+    let (start, stop) = (u64_field(1), u64_field(2));
+    Ok(crate::verify::start_ov(&dev, start, stop))
 }
 
 /// The device a per-minor request addresses.
@@ -1912,17 +1957,15 @@ fn resync_after_valid(reg: &Registry, minor: u32, o_minor: i32) -> i32 {
 }
 
 /// `new-current-uuid`: needs an attached disk.
-fn new_c_uuid(_ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {
+fn new_c_uuid(ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {
     let Some(dev) = device_of(found) else {
         return Ok(RetCode::MinorInvalid as i32);
     };
     if dev.status().uuids.is_none() {
         return Ok(RetCode::NoDisk as i32);
     }
-    if dev.state().conn != ConnState::StandAlone {
-        return Ok(RetCode::Connected as i32);
-    }
-    Ok(match dev.new_current_uuid() {
+    let clear_bm = struct_flag(ctx.attrs, TopAttr::NewCUuidParms, 1);
+    Ok(match dev.new_current_uuid(clear_bm) {
         Ok(()) => NO_ERROR,
         Err(e) => e.code(),
     })

@@ -347,26 +347,48 @@ impl WorkItem for PeerRead {
 impl PeerRead {
     /// Sends the data (or `P_NEG_*DREPLY` if the read failed).
     fn send_reply(&self) {
-        let this = self;
-        let s = &this.session;
-        let bytes = this.buf.len() as u32;
-        if this.failed.load(Ordering::Relaxed) {
-            let cmd = if this.resync {
+        send_read_reply(
+            &self.session,
+            self.vnr,
+            &self.buf,
+            self.sector,
+            self.block_id,
+            self.resync,
+            self.failed.load(Ordering::Relaxed),
+        );
+    }
+}
+
+/// Answers a read the peer asked for with the data in `buf` (`P_DATA_REPLY`, or
+/// `P_RS_DATA_REPLY` for resync), or with `P_NEG_DREPLY` / `P_NEG_RS_DREPLY` if the read failed.
+pub(crate) fn send_read_reply(
+    s: &Session,
+    vnr: u16,
+    buf: &PageBuf,
+    sector: u64,
+    block_id: u64,
+    resync: bool,
+    failed: bool,
+) {
+    {
+        let bytes = buf.len() as u32;
+        if failed {
+            let cmd = if resync {
                 Command::NegRsDReply
             } else {
                 Command::NegDReply
             };
-            let _ = s.send_ack(this.vnr, cmd, this.sector, this.block_id, bytes);
+            let _ = s.send_ack(vnr, cmd, sector, block_id, bytes);
             return;
         }
-        let cmd = if this.resync {
+        let cmd = if resync {
             Command::RsDataReply
         } else {
             Command::DataReply
         };
         let dh = DataHeader {
-            sector: this.sector,
-            block_id: this.block_id,
+            sector,
+            block_id,
             seq_num: 0,
             dp_flags: 0,
         };
@@ -378,11 +400,11 @@ impl PeerRead {
         if s.is_failed() {
             return;
         }
-        let r = s.header(this.vnr, cmd, DataHeader::SIZE as u32 + bytes).and_then(|(h, n)| {
+        let r = s.header(vnr, cmd, DataHeader::SIZE as u32 + bytes).and_then(|(h, n)| {
             s.data.send_all(&h[..n], true)?;
             s.data.send_all(&sub, true)?;
-            let mut left = this.buf.len();
-            for (page, used) in this.buf.pages() {
+            let mut left = buf.len();
+            for (page, used) in buf.pages() {
                 left -= used;
                 s.data.send_page(page, 0, used, left > 0)?;
             }

@@ -113,7 +113,10 @@ pub(crate) fn write_device(out: &mut impl Write, d: &ProcDevice) -> fmt::Result 
     )?;
     if st.rs_total > 0 {
         // `drbd_syncer_progress`: a 20-character bar and the per-mille done.
-        let left = st.ldev.map_or(0, |l| l.bits_oos).min(st.rs_total);
+        let left = st
+            .ov_left
+            .unwrap_or_else(|| st.ldev.map_or(0, |l| l.bits_oos))
+            .min(st.rs_total);
         let done = st.rs_total - left;
         let res = (done * 1000 / st.rs_total) as u32;
         let x = (res / 50) as usize;
@@ -127,7 +130,8 @@ pub(crate) fn write_device(out: &mut impl Write, d: &ProcDevice) -> fmt::Result 
         }
         writeln!(
             out,
-            "] sync'ed:{:3}.{}% ({}/{})K",
+            "] {}{:3}.{}% ({}/{})K",
+            if st.ov_left.is_some() { "verified:" } else { "sync'ed:" },
             res / 10,
             res % 10,
             left << 2,

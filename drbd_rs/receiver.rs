@@ -43,7 +43,10 @@ fn send_params(s: &Arc<Session>) -> Result {
         s.send(
             crate::connection::Sock::Data,
             *vnr,
-            &Packet::SyncParam(SyncParam::command(s.agreed), sp.as_sent(s.agreed)),
+            &Packet::SyncParam(
+                SyncParam::command(s.agreed),
+                crate::verify::with_algs(s, sp).as_sent(s.agreed),
+            ),
         )?;
         send_sizes(s, *vnr, d)?;
         send_uuids(s, *vnr, d)?;
@@ -188,7 +191,7 @@ fn dispatch(s: &Arc<Session>, vnr: u16, cmd: Command, payload: &[u8]) -> Result<
         Packet::SyncParam(_, sp) => {
             let d = volume(s, vnr, cmd)?;
             d.set_peer_resync_rate(sp.resync_rate);
-            Ok(())
+            crate::verify::receive_algs(s, &d, &sp)
         }
         Packet::Sizes(sz) => {
             let d = volume(s, vnr, cmd)?;
@@ -197,6 +200,9 @@ fn dispatch(s: &Arc<Session>, vnr: u16, cmd: Command, payload: &[u8]) -> Result<
         Packet::Uuids(u) => {
             let d = volume(s, vnr, cmd)?;
             d.set_peer_uuids(PeerUuids::from(u));
+            if d.state().conn == ConnState::Connected && d.has_disk() {
+                d.accept_skip_initial_sync(s, &u);
+            }
             // A diskless node exposes the peer's data generation (`drbd_set_ed_uuid`), so it
             // can only attach a disk holding that generation later.
             if d.state().conn >= ConnState::Connected && !d.has_disk() {
@@ -210,9 +216,14 @@ fn dispatch(s: &Arc<Session>, vnr: u16, cmd: Command, payload: &[u8]) -> Result<
         }
         Packet::ReqState(c, rq) => receive_req_state(s, vnr, c, rq.mask, rq.val),
         Packet::Barrier(b) => receive_barrier(s, b.barrier),
-        Packet::BlockRequest { command, request, .. } => {
+        Packet::BlockRequest { command, request, digest } => {
             let d = volume(s, vnr, cmd)?;
-            receive_data_request(s, vnr, &d, command, &request)
+            match command {
+                Command::OvRequest | Command::OvReply | Command::CsumRsRequest => {
+                    crate::verify::receive_request(s, vnr, &d, command, &request, digest)
+                }
+                _ => receive_data_request(s, vnr, &d, command, &request),
+            }
         }
         Packet::Bitmap(_) | Packet::CompressedBitmap(..) => {
             let d = volume(s, vnr, cmd)?;
@@ -332,6 +343,9 @@ fn receive_state(s: &Arc<Session>, vnr: u16, d: &Arc<Device>, ps: DrbdState) -> 
         Some(u) => uuid::real_peer_disk(peer_disk, u.flags),
         None => peer_disk,
     };
+    if crate::verify::peer_state(s, vnr, d, peer_conn, real_peer_disk) {
+        return Ok(());
+    }
     let os = d.state();
     let mut ns_conn = os.conn;
     if ns_conn == ConnState::WfReportParams {
@@ -455,6 +469,11 @@ fn receive_req_state(
             }
             return Ok(());
         }
+    }
+    if mask.conn != 0 && cmd == Command::StateChgReq {
+        // Online verify: the peer becomes VerifyS, we VerifyT.
+        let d = volume(s, vnr, cmd)?;
+        return reply(crate::verify::peer_requests_conn(s, &d, val.conn));
     }
     let targets: KVec<(u16, Arc<Device>)> = if cmd == Command::ConnStChgReq {
         let mut v = KVec::new();
@@ -824,6 +843,7 @@ pub(crate) fn cleanup(s: &Arc<Session>, why: Failure) {
     }
     s.fail_transfer_log();
     for (_, d) in s.conn.devices.iter() {
+        crate::verify::abort(d);
         crate::resync::abort(d);
     }
     if why != Failure::Disconnect {

@@ -23,6 +23,7 @@ use crate::drbd_core::packets::{
     DataHeader, Packet, Trim, DP_DISCARD, DP_FLUSH, DP_FUA, DP_RW_SYNC, DP_SEND_RECEIVE_ACK,
     DP_SEND_WRITE_ACK,
 };
+use crate::actlog::AlRef;
 use crate::drbd_core::wire::Command;
 use crate::sys::{
     bdev::{LocalIo, OwnsRequest},
@@ -42,6 +43,8 @@ pub(crate) struct Req {
     local_failed: AtomicBool,
     /// An application write counted in the device's resync interlock until it goes.
     app_write: bool,
+    /// Keeps the write's activity-log extents active until the request goes.
+    al: Option<AlRef>,
 }
 
 impl Req {
@@ -51,6 +54,7 @@ impl Req {
         conn: Arc<Connection>,
         vnr: u16,
         app_write: bool,
+        al: Option<AlRef>,
     ) -> Result<Arc<Req>> {
         let sector = rq.sector();
         let bytes = rq.bytes();
@@ -65,6 +69,7 @@ impl Req {
                 bytes,
                 local_failed: AtomicBool::new(true),
                 app_write,
+                al,
             },
             GFP_NOIO_FLAGS,
         )?;
@@ -147,7 +152,10 @@ struct EpochRec {
     nr: u32,
     closed: bool,
     writes: u32,
-    blocks: KVec<(u16, u64, u32)>,
+    /// Volume, sector, size, and a reference keeping the block's activity-log extents active
+    /// until the barrier ack (protocols A and B end the request before the peer has the data
+    /// on disk).
+    blocks: KVec<(u16, u64, u32, Option<AlRef>)>,
 }
 
 /// The transfer log of a session: writes waiting for their ack, and epochs waiting for their
@@ -184,8 +192,9 @@ impl Tl {
             )?;
         }
         let e = self.epochs.last_mut().ok_or(EINVAL)?;
+        let al = req.al.as_ref().and_then(|r| r.dup());
         e.blocks
-            .push((vnr, req.sector, req.bytes), GFP_NOIO_FLAGS)?;
+            .push((vnr, req.sector, req.bytes, al), GFP_NOIO_FLAGS)?;
         e.writes += 1;
         self.next_id += 1;
         // Never 0 and never one of the `ID_*` values the peer may echo for other purposes.
@@ -473,7 +482,7 @@ impl Session {
         }
         drop(reads);
         for e in epochs.iter() {
-            for &(vnr, sector, bytes) in e.blocks.iter() {
+            for &(vnr, sector, bytes, _) in e.blocks.iter() {
                 if let Some(d) = self.conn.device(vnr) {
                     d.oos_set(sector, bytes);
                 }

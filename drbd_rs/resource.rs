@@ -363,6 +363,8 @@ pub(crate) struct DeviceStats {
     pub(crate) rs_total: u64,
     /// See `rs_total`.
     pub(crate) rs_failed: u64,
+    /// Blocks a running online verify has left (`ov_left`), while verifying.
+    pub(crate) ov_left: Option<u64>,
     /// Meta-data view while attached.
     pub(crate) ldev: Option<LdevStats>,
 }
@@ -380,10 +382,10 @@ pub(crate) struct LdevStats {
     pub(crate) bits_oos: u64,
 }
 
-/// The statistics of `dev` as the control plane reports them. The device layer keeps the
-/// state, size, local I/O counters, UUIDs and meta-data flags; replication counters, the
-/// activity log and the bitmap do not exist yet and report 0 (the bitmap's size is derived
-/// from the device size, as `drbd_bm_bits` would give it).
+/// The statistics of `dev` as the control plane reports them: state, size, local and network
+/// I/O counters, UUIDs and meta-data flags, bitmap weight, resync progress, and the activity
+/// log's transaction and bitmap-block write counts (the bitmap's size is derived from the
+/// device size, as `drbd_bm_bits` would give it).
 pub(crate) fn device_stats(dev: &Device) -> DeviceStats {
     let s = dev.status();
     let ldev = match (s.uuids, s.md_flags) {
@@ -396,15 +398,20 @@ pub(crate) fn device_stats(dev: &Device) -> DeviceStats {
         _ => None,
     };
     let (send_cnt, recv_cnt) = dev.net_sectors();
+    let (al_writ_cnt, bm_writ_cnt) = dev.al_counters();
     let (rs_total, rs_failed) = if matches!(
         s.state.conn,
         ConnState::SyncSource | ConnState::SyncTarget | ConnState::PausedSyncS | ConnState::PausedSyncT
     ) {
         let (total, _left, failed) = dev.rs_progress();
         (total, failed)
+    } else if matches!(s.state.conn, ConnState::VerifyS | ConnState::VerifyT) {
+        (dev.ov.progress().0, 0)
     } else {
         (0, 0)
     };
+    let ov_left = matches!(s.state.conn, ConnState::VerifyS | ConnState::VerifyT)
+        .then(|| dev.ov.progress().1);
     DeviceStats {
         capacity: s.size_sectors,
         ed_uuid: s.ed_uuid,
@@ -414,8 +421,11 @@ pub(crate) fn device_stats(dev: &Device) -> DeviceStats {
         recv_cnt,
         rs_total,
         rs_failed,
+        ov_left,
         congestion: b'-',
         ldev,
+        al_writ_cnt,
+        bm_writ_cnt,
         ..DeviceStats::default()
     }
 }

@@ -22,7 +22,7 @@ use crate::device::Device;
 use crate::drbd_core::{
     bitmap_codec::{BitmapPacket, Step},
     genl::{ConnState, DiskState},
-    packets::{BlockRequest, Packet, RsUuid, ID_SYNCER},
+    packets::{Packet, RsUuid},
     resync_ctl,
     wire::{self, Command},
 };
@@ -103,6 +103,7 @@ pub(crate) fn receive_bitmap(
         s.send(crate::connection::Sock::Data, vnr, &Packet::RsUuid(RsUuid { uuid: sync_uuid }))
             .map_err(Failure::of_error)?;
         d.start_resync(ConnState::SyncSource);
+        crate::verify::resync_started(s, d, ConnState::SyncSource);
         crate::receiver::send_state(s, vnr, d).map_err(Failure::of_error)?;
         if d.oos_weight() == 0 {
             source_finished(s, vnr, d);
@@ -129,6 +130,7 @@ pub(crate) fn receive_sync_uuid(s: &Arc<Session>, vnr: u16, d: &Arc<Device>, uui
     }
     d.receive_sync_uuid(uuid);
     d.start_resync(ConnState::SyncTarget);
+    crate::verify::resync_started(s, d, ConnState::SyncTarget);
     crate::receiver::send_state(s, vnr, d).map_err(Failure::of_error)?;
     start_ticker(s, vnr, d)
 }
@@ -198,16 +200,8 @@ fn ticker(s: Arc<Session>, vnr: u16, d: Arc<Device>) {
             let Some(req) = d.rs_next_request(max) else {
                 break;
             };
-            let br = BlockRequest {
-                sector: req.sector,
-                block_id: ID_SYNCER,
-                blksize: req.bytes,
-            };
-            let r = s.send(crate::connection::Sock::Data, vnr, &Packet::BlockRequest {
-                command: Command::RsDataRequest,
-                request: br,
-                digest: &[],
-            });
+            // With csums-alg, the digest of our block instead (`read_for_csum`).
+            let r = crate::verify::send_rs_request(&s, vnr, &d, req.sector, req.bytes);
             if r.is_err() {
                 return;
             }

@@ -383,8 +383,36 @@ mod tests {
         blk.fill(0x5a);
         mem.put_block(layout.md_offset, &blk);
         ensure!(attach(m0, m0, -1) == Err(ret(RetCode::MdInvalid)));
-        // Unclean (8.4 magic, or 08 magic without AL-clean): apply-al first.
+        // Unclean (8.4 magic, or 08 magic without AL-clean: a crashed Primary): the attach
+        // applies the activity log, as `drbdmeta apply-al` would. The ring names extent 2 (and
+        // one far beyond the device, which must be ignored); a torn transaction counts for
+        // nothing. The bitmap area is zero (fresh disk), so exactly extent 2's 1024 bits end
+        // up out of sync, and the detach leaves the meta-data clean.
         let mut sb = Superblock::new_created(&layout);
+        // The size the device had: no growth to mark.
+        sb.la_size_sect = layout.max_data_sectors(mem.sectors());
+        let updates = [
+            AlUpdate { slot: 0, extent: 2 },
+            AlUpdate { slot: 5, extent: 1_000_000 },
+        ];
+        let tr = AlTransactionData {
+            tr_number: 41,
+            transaction_type: AL_TR_UPDATE,
+            context_size: 1237,
+            context_start_slot_nr: 919,
+            updates: &updates,
+            context: &[],
+        };
+        tr.encode(&mut blk).map_err(|_| EINVAL)?;
+        mem.put_block(layout.al_transaction_sector(41), &blk);
+        let torn = AlTransactionData {
+            tr_number: 42,
+            updates: &[AlUpdate { slot: 1, extent: 3 }],
+            ..tr
+        };
+        torn.encode(&mut blk).map_err(|_| EINVAL)?;
+        blk[300] ^= 0xff;
+        mem.put_block(layout.al_transaction_sector(42), &blk);
         for (magic, flags) in [
             (DRBD_MD_MAGIC_84_UNCLEAN, MDF_AL_CLEAN),
             (DRBD_MD_MAGIC_08, 0),
@@ -393,8 +421,17 @@ mod tests {
             sb.flags = flags;
             sb.encode(&mut blk);
             mem.put_block(layout.md_offset, &blk);
-            ensure!(attach(m0, m0, -1) == Err(ret(RetCode::MdUnclean)));
+            ensure!(attach(m0, m0, -1) == Ok(()));
+            ensure!(dev.oos_weight() == 1024);
+            ensure!(dev.detach(false) == Ok(StateRv::Success));
+            mem.get_block(layout.md_offset, &mut blk);
+            let back = Superblock::decode(&blk[..]).map_err(|_| EINVAL)?;
+            ensure!(back.is_clean());
         }
+        // The bits are in the on-disk bitmap now: a clean attach finds them.
+        ensure!(attach(m0, m0, -1) == Ok(()));
+        ensure!(dev.oos_weight() == 1024);
+        ensure!(dev.detach(false) == Ok(StateRv::Success));
         // DRBD 0.7 meta-data, and offsets pointing outside the device.
         sb.magic = DRBD_MD_MAGIC_07;
         sb.flags = MDF_AL_CLEAN;

@@ -98,12 +98,30 @@ scenarios=(
     "sync-protocols tool=drbdsetup-84 module=drbd_rs"
     "sync-protocols tool=drbdsetup-84 module0=drbd_rs module1=drbd"
     "sync-protocols tool=drbdsetup-84 module0=drbd module1=drbd_rs"
+    # Online verify and checksum-based resync (verify-alg, csums-alg), the C DRBD as the
+    # reference, drbd-rs on its own and in both roles against the C DRBD.
+    "verify-loopback tool=drbdsetup-84 module=drbd"
+    "verify-loopback tool=drbdsetup-84 module=drbd_rs"
+    "csums-loopback tool=drbdsetup-84 module=drbd"
+    "csums-loopback tool=drbdsetup-84 module=drbd_rs"
+    "verify-two-guests tool=drbdsetup-84 module0=drbd_rs module1=drbd"
+    "verify-two-guests tool=drbdsetup-84 module0=drbd module1=drbd_rs"
     "kill-secondary tool=drbdsetup-84 module=drbd"
     "kill-secondary tool=drbdsetup-84 module=drbd_rs"
     "kill-primary tool=drbdsetup-84 module=drbd"
     "kill-primary tool=drbdsetup-84 module=drbd_rs"
     "hostile-peer tool=drbdsetup-84 module=drbd"
     "hostile-peer tool=drbdsetup-84 module=drbd_rs"
+    # Activity log and on-disk bitmap: a short outage resyncs only the dirty blocks, a crashed
+    # Primary only its hot extents; mixed pairs in both directions.
+    "resync-scattered tool=drbdsetup-84 module=drbd"
+    "resync-scattered tool=drbdsetup-84 module=drbd_rs"
+    "resync-scattered tool=drbdsetup-84 module0=drbd_rs module1=drbd"
+    "resync-scattered tool=drbdsetup-84 module0=drbd module1=drbd_rs"
+    "crash-primary tool=drbdsetup-84 module=drbd"
+    "crash-primary tool=drbdsetup-84 module=drbd_rs"
+    "crash-primary tool=drbdsetup-84 module0=drbd_rs module1=drbd"
+    "crash-primary tool=drbdsetup-84 module0=drbd module1=drbd_rs"
 )
 for s in "${scenarios[@]}"; do
     stamp "scenario: $s"

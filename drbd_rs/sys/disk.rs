@@ -499,8 +499,11 @@ struct TagSet {
     inner: Pin<KBox<Opaque<bindings::blk_mq_tag_set>>>,
 }
 
+/// Requests a `/dev/drbdN` can have in flight (one hardware queue of this depth).
+pub(crate) const QUEUE_DEPTH: u32 = 128;
+
 impl TagSet {
-    const QUEUE_DEPTH: u32 = 128;
+    const QUEUE_DEPTH: u32 = QUEUE_DEPTH;
 
     fn new<T: DiskOps>(deferred: &Deferred<T>) -> Result<Self> {
         let inner = KBox::pin(Opaque::<bindings::blk_mq_tag_set>::zeroed(), GFP_KERNEL)?;

@@ -1,7 +1,8 @@
 # Hostile peers: drbd-test-peer plays the configured peer of resource r0 (127.0.0.1:7789 <->
 # 127.0.0.1:7790), reaches Connected, then injects ONE malformed packet per case (bad magic,
 # oversize length, truncated packet, unknown command, write past the end of the device, a reply
-# to a request never sent, a BarrierAck for an epoch never sent). Each time the DUT must drop the
+# to a request never sent, a BarrierAck for an epoch never sent, an online-verify request past
+# the end of the device, a checksum-resync request with an oversized digest). Each time the DUT must drop the
 # connection, go back to WFConnection (not StandAlone), log a line naming the problem, and write
 # nothing: the data area's checksum is the same before and after (the host compares the two
 # CHECKSUM lines), and the marker drbd-test-peer puts in every data payload appears nowhere on
@@ -127,6 +128,11 @@ peer unknown-cmd 'Unexpected data packet|[Uu]nknown (packet|command)|[Uu]nexpect
 peer sector-out-of-range 'beyond end of local disk'
 peer wrong-state 'failed to find request|unsolicited|[Uu]nexpected (packet )?DataReply'
 peer barrier-ack 'BarrierAck #[0-9]+ received, but no epoch|BarrierAck.*(no epoch|never sent|unexpected)'
+peer ov-request-out-of-range 'beyond end of local disk|sector: [0-9]+s, size: 4096'
+if [ "$DRBD_MODULE" = drbd_rs ]; then
+    # The C module takes a digest of any length (it only asserts the size it expects).
+    peer csum-digest-oversize 'CsumRSRequest.*(length|long)|bad packet header'
+fi
 
 # --- nothing was written ----------------------------------------------------------------------
 drbdsetup down r0

@@ -5,6 +5,8 @@
 //! `core`; this crate adds nothing but the build glue.
 #![no_std]
 
+#[path = "../../../drbd_rs/core/al.rs"]
+pub mod al;
 #[path = "../../../drbd_rs/core/bitmap_codec.rs"]
 pub mod bitmap_codec;
 #[path = "../../../drbd_rs/core/genl.rs"]
@@ -13,6 +15,8 @@ pub mod genl;
 pub mod meta;
 #[path = "../../../drbd_rs/core/oos.rs"]
 pub mod oos;
+#[path = "../../../drbd_rs/core/ov.rs"]
+pub mod ov;
 #[path = "../../../drbd_rs/core/packets.rs"]
 pub mod packets;
 #[path = "../../../drbd_rs/core/resync_ctl.rs"]

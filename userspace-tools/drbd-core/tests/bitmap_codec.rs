@@ -791,3 +791,53 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// The receiver merges: a transfer ORs the sender's bits into what the receiver's bitmap
+    /// already holds (`drbd_bm_merge_lel` / set runs only), so after the two-way exchange both
+    /// sides hold the union, and surplus bits beyond `bm_bits` stay clear.
+    #[test]
+    fn transfer_merges_into_the_receivers_bits(
+        (words, bm_bits) in any_bitmap(),
+        seed in any::<u64>(),
+        density in 0u32..4,
+        use_rle in any::<bool>(),
+        buffer in prop_oneof![Just(DRBD_SOCKET_BUFFER_SIZE), 24usize..300],
+    ) {
+        let n = bm_words(bm_bits) as usize;
+        let header = 16;
+        // The receiver's own bits: pseudo-random words, sparse to dense.
+        let mut x = seed;
+        let mine: Vec<u64> = (0..n.max(1))
+            .map(|_| {
+                let mut w = u64::MAX;
+                for _ in 0..density {
+                    x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    w &= x;
+                }
+                if density == 0 { 0 } else { w }
+            })
+            .collect();
+        let mut dst = masked(&mine, bm_bits);
+        let before = dst.clone();
+        let src = WordBitmap::new(&words, bm_bits).unwrap();
+        let mut tx = XferCtx::with_buffer_size(bm_bits, buffer);
+        let mut rx = XferCtx::with_buffer_size(bm_bits, buffer);
+        let mut out = vec![0u8; buffer];
+        loop {
+            let (pkt, step) = tx.send_next(&src, use_rle, header, &mut out).unwrap();
+            let got = match pkt {
+                BitmapPacket::Compressed { len } => rx.receive_compressed(&out[..len], header, &mut dst[..]),
+                BitmapPacket::Plain { len } => rx.receive_plain(&out[..len], header, &mut dst[..]),
+            }.unwrap();
+            prop_assert_eq!(got, step);
+            if step == Step::Done {
+                break;
+            }
+        }
+        let theirs = masked(&words, bm_bits);
+        for i in 0..n {
+            prop_assert_eq!(dst[i], before[i] | theirs[i], "word {}", i);
+        }
+    }
+}

@@ -1541,3 +1541,80 @@ proptest! {
         }
     }
 }
+
+fn conn() -> impl Strategy<Value = ConnState> {
+    proptest::sample::select(ConnState::ALL.to_vec())
+}
+
+proptest! {
+    /// `drbd_set_role`'s UUID rule exists twice in the core (`Uuids::promote`, used by tests
+    /// and the simulation, and `state::uuids_after_role_change`, used by the driver): they
+    /// must agree on every input.
+    #[test]
+    fn promote_agrees_with_uuids_after_role_change(
+        u in pool_uuids(),
+        c in conn(),
+        pdsk in disk(),
+        forced in any::<bool>(),
+        random in any::<u64>(),
+    ) {
+        let ns = drbd_core::state::State {
+            role: Role::Primary,
+            conn: c,
+            pdsk,
+            ..drbd_core::state::State::UNCONFIGURED
+        };
+        let (arr, overwrote) =
+            drbd_core::state::uuids_after_role_change(&u.to_array(), &ns, forced, random);
+        let mut v = u;
+        let p = v.promote(c, pdsk, forced, random);
+        prop_assert_eq!(v.to_array(), arr);
+        prop_assert_eq!(p.overwrote_bitmap, overwrote);
+        if !p.new_generation {
+            prop_assert_eq!(arr[0], u.current | 1);
+        }
+        // Demotion: only the role bit changes.
+        let ns = drbd_core::state::State { role: Role::Secondary, ..ns };
+        let (arr, _) = drbd_core::state::uuids_after_role_change(&v.to_array(), &ns, false, random);
+        let mut w = v;
+        w.demote();
+        prop_assert_eq!(w.to_array(), arr);
+        prop_assert_eq!(w.current, v.current & !1);
+    }
+
+    /// A resync that runs to its end leaves both nodes with the same UUIDs (role bit aside) and
+    /// no bitmap UUID, so the next handshake finds nothing to do (rule 40): whatever the UUIDs
+    /// were, as long as the handshake chose a (bitmap or full) resync. The target adopts the
+    /// source's UUIDs as it saw them in the handshake (`p_uuid`), before the sync UUID.
+    #[test]
+    fn a_finished_resync_leaves_equal_uuids(
+        src in pool_uuids(),
+        tgt in pool_uuids(),
+        random in any::<u64>(),
+        (src_role, tgt_role) in (role(), role()),
+    ) {
+        prop_assume!(src.current & !1 != UUID_JUST_CREATED && src.current & !1 != 0);
+        prop_assume!(random & !1 != UUID_JUST_CREATED && random != 0);
+        let seen_by_target = src;
+        let mut s = src;
+        let id = s.gen_sync_uuid(random);
+        prop_assert_ne!(id, 0);
+        let mut t = tgt;
+        t.receive_sync_uuid(id, tgt_role);
+        let mut peer = Some(seen_by_target);
+        let end = resync_finished(&mut t, peer.as_mut(), ResyncSide::Target, false, tgt_role);
+        prop_assert!(end.updated && !end.peer_uuids_missing);
+        let mut peer_of_source = Some(t);
+        resync_finished(&mut s, peer_of_source.as_mut(), ResyncSide::Source, false, src_role);
+        prop_assert_eq!(t.current & !1, s.current & !1);
+        // (Bit 0 is the role bit, not part of the identity.)
+        prop_assert_eq!(t.bitmap, 0);
+        prop_assert_eq!(t.history.map(|h| h & !1), s.history.map(|h| h & !1));
+        prop_assert_eq!(s.bitmap, 0);
+        // The next handshake between them: no resync.
+        let mut i = input(s, t);
+        i.role = Role::Secondary;
+        i.peer_role = Role::Secondary;
+        prop_assert_eq!(vr(&i), (NoSync, 40));
+    }
+}

@@ -35,7 +35,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use drbd_core::genl::{ConnState, DiskState, DrbdState, Role};
 use drbd_core::meta::UUID_JUST_CREATED;
 use drbd_core::packets::{
-    encode_packet, AlgName, BarrierAck, ConnectionFeatures, DataHeader, FeatureNegotiation, Packet,
+    encode_packet, AlgName, BarrierAck, BlockRequest, ConnectionFeatures, DataHeader, FeatureNegotiation, Packet,
     Protocol, QueueLimits, ReqStateReply, Sizes, State, SyncParam, Uuids, DRBD_MAX_BIO_SIZE,
     FF_WSAME, UUID_FLAG_INCONSISTENT,
 };
@@ -132,6 +132,11 @@ enum PeerCase {
     SectorOutOfRange,
     /// A `P_DATA_REPLY` for a read request the DUT never sent.
     WrongState,
+    /// A `P_OV_REQUEST` (online verify) for 4 KiB at the first sector past the end of the
+    /// device.
+    OvRequestOutOfRange,
+    /// A `P_CSUM_RS_REQUEST` whose digest is 128 bytes (the largest digest is 64).
+    CsumDigestOversize,
     /// A `P_BARRIER_ACK` on the meta socket for an epoch the DUT never sent.
     BarrierAck,
 }
@@ -690,6 +695,29 @@ fn inject(a: &PeerArgs, ap: u32, data: &mut TcpStream, meta: &Mutex<TcpStream>) 
             };
             say!("DataReply for block_id 0x12345678, a read the DUT never requested");
             send(data, ap, &p)
+        }
+        PeerCase::OvRequestOutOfRange => {
+            let p = Packet::BlockRequest {
+                command: Command::OvRequest,
+                request: BlockRequest {
+                    sector: a.size_sectors,
+                    block_id: u64::MAX,
+                    blksize: 4096,
+                },
+                digest: &[],
+            };
+            say!("OVRequest of 4096 bytes at sector {} (the device has {} sectors)", a.size_sectors, a.size_sectors);
+            send(data, ap, &p)
+        }
+        PeerCase::CsumDigestOversize => {
+            let mut bytes = header(ap, Command::CsumRsRequest as u16, (BlockRequest::SIZE + 128) as u32)?;
+            let mut sub = [0u8; BlockRequest::SIZE];
+            BlockRequest { sector: 0, block_id: u64::MAX, blksize: 4096 }
+                .encode(&mut sub)
+                .map_err(|e| e.to_string())?;
+            bytes.extend_from_slice(&sub);
+            bytes.extend_from_slice(&[0x5a; 128]);
+            send_raw(data, "CsumRSRequest with a digest of 128 bytes", &bytes)
         }
         PeerCase::BarrierAck => {
             let p = Packet::BarrierAck(BarrierAck {

@@ -77,6 +77,22 @@ struct Stream {
     mark: Option<String>,
 }
 
+/// Arguments of `scatter`.
+#[derive(clap::Args, Clone)]
+struct Scatter {
+    /// Block device or file.
+    device: String,
+    /// Seed of the pattern, and of the choice of blocks.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Blocks of 4 KiB to write, each at a different place.
+    #[arg(long)]
+    count: u64,
+    /// Size of the region the blocks are spread over, from byte 0 (suffixes K, M, G).
+    #[arg(long, value_parser = parse_size)]
+    span: u64,
+}
+
 /// Arguments of `count-valid`.
 #[derive(clap::Args, Clone)]
 struct CountValid {
@@ -104,6 +120,10 @@ enum Cmd {
     /// Write the pattern from byte 0, one O_DIRECT write of --block bytes at a time, printing
     /// `ACKED <n>` (flushed) once n writes have returned; ends with `stream done: ...`.
     Stream(Stream),
+    /// Write --count distinct 4 KiB blocks chosen at random (seeded) over --span bytes, one
+    /// O_DIRECT write each, then fsync; print `SCATTERED <count> blocks` and the sha256 of the
+    /// blocks in offset order.
+    Scatter(Scatter),
     /// Print `VALID <m>`: how many leading --block units carry the pattern (and what the first
     /// one that does not holds), then `sha256=` of those m units.
     CountValid(CountValid),
@@ -223,6 +243,12 @@ fn run(cmd: Cmd) -> Result<(), String> {
             let size = device_size(&f)?;
             return stream(&f, size, &a, &mut std::io::stdout().lock());
         }
+        Cmd::Scatter(a) => {
+            let f = open(&a.device, true).map_err(|e| format!("{}: {e}", a.device))?;
+            let blocks = scatter(&f, &a)?;
+            println!("SCATTERED {blocks} blocks of 4096 bytes over {} bytes, seed {}", a.span, a.seed);
+            return Ok(());
+        }
         Cmd::CountValid(a) => {
             let f = open(&a.device, false).map_err(|e| format!("{}: {e}", a.device))?;
             let size = device_size(&f)?;
@@ -284,6 +310,28 @@ fn run(cmd: Cmd) -> Result<(), String> {
     let hex: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
     println!("{mode} ok: {} bytes at {} seed {} sha256={hex}", r.size, r.offset, r.seed);
     Ok(())
+}
+
+/// `scatter`: distinct random 4 KiB blocks over the first `a.span` bytes of `f`, each written
+/// with the pattern for its offset; returns how many were written.
+fn scatter(f: &File, a: &Scatter) -> Result<u64, String> {
+    let slots = a.span / BLOCK as u64;
+    if a.count > slots {
+        return Err(format!("--count {} exceeds the {slots} blocks of --span", a.count));
+    }
+    let mut chosen = std::collections::BTreeSet::new();
+    let mut state = a.seed ^ 0x5ca7_7e12;
+    while (chosen.len() as u64) < a.count {
+        chosen.insert(splitmix(&mut state) % slots);
+    }
+    let mut buf = AlignedBuf::new(BLOCK);
+    for &b in &chosen {
+        let pos = b * BLOCK as u64;
+        fill_block(buf.as_mut(), a.seed, pos);
+        f.write_all_at(buf.as_mut(), pos).map_err(|e| format!("write at {pos}: {e}"))?;
+    }
+    f.sync_all().map_err(|e| format!("fsync: {e}"))?;
+    Ok(chosen.len() as u64)
 }
 
 /// Size in bytes of a block device or file (seeking to the end works for both).

@@ -1,0 +1,861 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Online verify and checksum-based resync (DRBD 8.4's `verify-alg` and `csums-alg`).
+//!
+//! Online verify (`drbdsetup verify`): the node asked becomes VerifyS after the peer agreed
+//! (a cluster-wide state change to `C_VERIFY_S`, which the peer sees as VerifyT). VerifyS asks
+//! for one 4 KiB block at a time (`P_OV_REQUEST`, paced like a resync by the controller of
+//! `core::resync_ctl`); VerifyT reads the block and answers its digest (`P_OV_REPLY`); VerifyS
+//! reads its own block, compares and marks a differing block out of sync on its side and, with
+//! `P_OV_RESULT` (`ID_OUT_OF_SYNC`), on the peer's. Nothing is resynced by the verify itself:
+//! the next connect resyncs what it found. Both sides log runs of differing blocks ("Out of
+//! sync: start=..., size=... (sectors)") and the summary, as the C module does.
+//!
+//! Checksum-based resync: a SyncTarget with `csums-alg` reads its own block and sends its
+//! digest (`P_CSUM_RS_REQUEST`); the SyncSource answers `P_RS_IS_IN_SYNC` if its block has the
+//! same digest, else the data (`P_RS_DATA_REPLY`). Both count equal blocks and log the ratio.
+//!
+//! Everything the peer sends is checked first: sector ranges against the device, digest sizes
+//! against the algorithm's, and results only count while a verify runs.
+
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use kernel::{prelude::*, sync::Arc};
+
+use crate::connection::{conn_err, conn_info, Connection, Failure, Session, Sock};
+use crate::device::Device;
+use crate::drbd_core::{
+    genl::{ConnState, DiskState, DrbdState, StateRv},
+    packets::{
+        self, AlgName, BlockRequest, Packet, SyncParam, ID_IN_SYNC, ID_OUT_OF_SYNC, ID_SYNCER,
+        MAX_DIGEST_SIZE,
+    },
+    resync_ctl,
+    wire::Command,
+};
+use crate::sys::{self, crypto::Shash, pages::PageBuf, thread::{self, KThread}};
+
+/// Bitmap block: 4 KiB, 8 sectors.
+const BM_BLOCK_SIZE: u32 = 4096;
+const BM_SECT_PER_BIT: u64 = 8;
+
+/// Verify and checksum-resync bookkeeping of one device (the C module's `ov_*` and
+/// `rs_same_csum` fields). Atomics only: the receiver, the ack receiver, the request thread
+/// and status readers each touch their own fields.
+pub(crate) struct OvState {
+    /// A verify runs (set at its start, cleared by the one that finishes or aborts it).
+    active: AtomicBool,
+    /// Where the next verify starts (`ov_start_sector`; `u64::MAX` on VerifyT until the first
+    /// request tells), and where it stops (`ov_stop_sector`).
+    start_sector: AtomicU64,
+    stop_sector: AtomicU64,
+    /// VerifyS: the next sector to ask for.
+    position: AtomicU64,
+    /// Blocks to verify in all, and blocks not verified yet (`rs_total`, `ov_left`).
+    total: AtomicU64,
+    left: AtomicU64,
+    start_ms: AtomicU64,
+    /// The run of out-of-sync sectors found last (`ov_last_oos_start`, `ov_last_oos_size`).
+    last_oos_start: AtomicU64,
+    last_oos_size: AtomicU64,
+    /// Sectors answered since the request thread last looked (`rs_sect_in`).
+    sect_in: AtomicU32,
+    /// Checksum resync: this resync uses checksums (`use_csums`), and blocks found equal
+    /// (`rs_same_csum`).
+    use_csums: AtomicBool,
+    same_csum: AtomicU64,
+}
+
+impl OvState {
+    /// Nothing running.
+    pub(crate) const fn new() -> OvState {
+        OvState {
+            active: AtomicBool::new(false),
+            start_sector: AtomicU64::new(0),
+            stop_sector: AtomicU64::new(u64::MAX),
+            position: AtomicU64::new(0),
+            total: AtomicU64::new(0),
+            left: AtomicU64::new(0),
+            start_ms: AtomicU64::new(0),
+            last_oos_start: AtomicU64::new(0),
+            last_oos_size: AtomicU64::new(0),
+            sect_in: AtomicU32::new(0),
+            use_csums: AtomicBool::new(false),
+            same_csum: AtomicU64::new(0),
+        }
+    }
+
+    /// Verify progress for `/proc/drbd` and status: (blocks in all, blocks left).
+    pub(crate) fn progress(&self) -> (u64, u64) {
+        (self.total.load(Ordering::Relaxed), self.left.load(Ordering::Relaxed))
+    }
+
+    /// `drbd_resync_finished`'s checksum line, if this resync used checksums.
+    pub(crate) fn log_csums(&self, minor: u32, total: u64) {
+        if !self.use_csums.load(Ordering::Relaxed) || total == 0 {
+            return;
+        }
+        let same = self.same_csum.load(Ordering::Relaxed).min(total);
+        let ratio = crate::drbd_core::ov::csums_ratio(same, total);
+        pr_info!(
+            "drbd{}: {} % had equal checksums, eliminated: {}K; transferred {}K total {}K\n",
+            minor,
+            ratio,
+            same * 4,
+            (total - same) * 4,
+            total * 4
+        );
+    }
+
+    /// `ov_out_of_sync_print`.
+    fn print_oos(&self, minor: u32) {
+        let size = self.last_oos_size.swap(0, Ordering::Relaxed);
+        if size != 0 {
+            pr_err!(
+                "drbd{}: Out of sync: start={}, size={} (sectors)\n",
+                minor,
+                self.last_oos_start.load(Ordering::Relaxed),
+                size
+            );
+        }
+    }
+
+    /// One verified block fewer; returns the blocks left.
+    fn one_done(&self) -> u64 {
+        let prev = self
+            .left
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| Some(v.saturating_sub(1)))
+            .unwrap_or(0);
+        prev.saturating_sub(1)
+    }
+}
+
+/// `verify_can_do_stop_sector`: peers of protocol 97 and later (but not 100) know that a
+/// verify may stop early.
+fn can_do_stop_sector(s: &Session) -> bool {
+    s.agreed >= 97 && s.agreed != 100
+}
+
+/// `drbd_ov_out_of_sync_found`: extends the current run or starts a new one, and marks the
+/// blocks out of sync.
+fn oos_found(d: &Device, sector: u64, size: u32) {
+    let ov = &d.ov;
+    let start = ov.last_oos_start.load(Ordering::Relaxed);
+    let len = ov.last_oos_size.load(Ordering::Relaxed);
+    if start.wrapping_add(len) == sector {
+        ov.last_oos_size.store(len + u64::from(size >> 9), Ordering::Relaxed);
+    } else {
+        ov.last_oos_start.store(sector, Ordering::Relaxed);
+        ov.last_oos_size.store(u64::from(size >> 9), Ordering::Relaxed);
+    }
+    d.oos_set(sector, size);
+}
+
+// ------------------------------------------------------------------------------------------------
+// Digests.
+
+/// A transform for the algorithm named `name` (from the network settings).
+fn shash_for(name: &[u8]) -> Option<Shash> {
+    let mut buf = [0u8; 80];
+    if name.is_empty() || name.len() >= buf.len() || name.contains(&0) {
+        return None;
+    }
+    buf[..name.len()].copy_from_slice(name);
+    let c = core::ffi::CStr::from_bytes_with_nul(&buf[..=name.len()]).ok()?;
+    Shash::new(c).ok()
+}
+
+/// The `verify-alg` transform of the connection.
+fn verify_tfm(s: &Session) -> Option<Shash> {
+    let name = alg_name(&s.conn.settings.lock().verify_alg);
+    shash_for(name.as_bytes())
+}
+
+/// The `csums-alg` transform of the connection.
+fn csums_tfm(s: &Session) -> Option<Shash> {
+    let name = alg_name(&s.conn.settings.lock().csums_alg);
+    shash_for(name.as_bytes())
+}
+
+/// Digest of the data in `buf` into `out`; its length.
+fn digest_buf(tfm: &mut Shash, buf: &PageBuf, out: &mut [u8; MAX_DIGEST_SIZE]) -> Result<usize> {
+    let mut scratch: KVVec<u8> = KVVec::new();
+    scratch.resize(buf.len(), 0, GFP_KERNEL)?;
+    buf.copy_to_slice(0, &mut scratch)?;
+    tfm.digest(&scratch, out)
+}
+
+/// Reads `bytes` at `sector` of our disk into a new buffer, after peer writes in flight to
+/// those blocks are done (a read must not overtake them). `None` if the read failed or the
+/// disk is gone.
+fn read_local(s: &Session, vnr: u16, d: &Device, sector: u64, bytes: u32) -> Result<Option<PageBuf>, Failure> {
+    let Some(lower) = d.lower() else {
+        return Ok(None);
+    };
+    {
+        let mut rx = s.rx.lock();
+        while rx.overlaps(vnr, sector, u64::from(bytes >> 9)) && !s.is_failed() {
+            s.rx_cv.wait(&mut rx);
+        }
+    }
+    let mut buf = PageBuf::alloc(bytes as usize).map_err(|_| Failure::NetworkFailure)?;
+    match lower.read_buf_sync(sector, &mut buf) {
+        Ok(()) => {
+            d.count_io(bytes, 0);
+            Ok(Some(buf))
+        }
+        Err(_) => Ok(None),
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Settings (`P_SYNC_PARAM`).
+
+fn alg_name(b: &[u8]) -> AlgName {
+    AlgName::new(b).unwrap_or(AlgName::EMPTY)
+}
+
+/// Fills in the connection's `verify-alg` and `csums-alg` for sending.
+pub(crate) fn with_algs(s: &Session, mut sp: SyncParam) -> SyncParam {
+    let st = s.conn.settings.lock();
+    sp.verify_alg = alg_name(&st.verify_alg);
+    sp.csums_alg = alg_name(&st.csums_alg);
+    sp
+}
+
+/// `receive_SyncParam`'s algorithm part: while the connection is being set up both sides must
+/// name the same algorithms ("Different verify-alg settings"); later the peer's choice is
+/// taken, if this kernel has it.
+pub(crate) fn receive_algs(s: &Session, d: &Device, sp: &SyncParam) -> Result<(), Failure> {
+    if s.agreed < 88 {
+        return Ok(());
+    }
+    let connecting = d.state().conn == ConnState::WfReportParams;
+    for (what, peer, csums) in [("verify-alg", sp.verify_alg, false), ("csums-alg", sp.csums_alg, true)] {
+        if csums && s.agreed < 89 {
+            continue;
+        }
+        let mine = {
+            let st = s.conn.settings.lock();
+            let v = if csums { &st.csums_alg } else { &st.verify_alg };
+            let mut k = KVec::new();
+            k.extend_from_slice(v, GFP_KERNEL).map_err(|_| Failure::NetworkFailure)?;
+            k
+        };
+        if mine.as_slice() == peer.as_bytes() {
+            continue;
+        }
+        if connecting {
+            conn_err!(
+                s.conn,
+                "Different {} settings. me=\"{}\" peer=\"{}\"\n",
+                what,
+                show(&mine),
+                show(peer.as_bytes())
+            );
+            return Err(Failure::Incompatible);
+        }
+        if !peer.is_empty() && shash_for(peer.as_bytes()).is_none() {
+            conn_err!(s.conn, "Can not allocate \"{}\" as {}\n", peer.as_str().unwrap_or("?"), what);
+            return Err(Failure::Incompatible);
+        }
+        let mut v = KVec::new();
+        v.extend_from_slice(peer.as_bytes(), GFP_KERNEL).map_err(|_| Failure::NetworkFailure)?;
+        {
+            let mut st = s.conn.settings.lock();
+            if csums {
+                st.csums_alg = v;
+            } else {
+                st.verify_alg = v;
+            }
+        }
+        conn_info!(s.conn, "using {}: \"{}\"\n", what, peer.as_str().unwrap_or("?"));
+    }
+    Ok(())
+}
+
+fn show(b: &[u8]) -> &str {
+    core::str::from_utf8(b).unwrap_or("?")
+}
+
+/// After `net-options` changed `verify-alg` or `csums-alg`: tells the peer
+/// (`drbd_send_sync_param`).
+pub(crate) fn send_sync_params(conn: &Connection) {
+    let Some(s) = conn.session() else {
+        return;
+    };
+    for (vnr, d) in s.conn.devices.iter() {
+        if d.state().conn.raw() < ConnState::Connected.raw() {
+            continue;
+        }
+        let sp = with_algs(&s, d.sync_param());
+        let _ = s.send(Sock::Data, *vnr, &Packet::SyncParam(SyncParam::command(s.agreed), sp.as_sent(s.agreed)));
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Online verify: starting and ending.
+
+/// `set_ov_position` and the rest of `after_state_ch` for Connected -> VerifyS/VerifyT.
+fn begin(d: &Device, side: ConnState) {
+    let ov = &d.ov;
+    let bits = d.bm_bits();
+    let mut total = bits;
+    ov.position.store(0, Ordering::Relaxed);
+    if side == ConnState::VerifyT {
+        // The first request tells where the peer starts.
+        ov.start_sector.store(u64::MAX, Ordering::Relaxed);
+    } else {
+        let (start, blocks) =
+            crate::drbd_core::ov::start_position(ov.start_sector.load(Ordering::Relaxed), bits);
+        ov.start_sector.store(start, Ordering::Relaxed);
+        total = blocks;
+        ov.position.store(ov.start_sector.load(Ordering::Relaxed), Ordering::Relaxed);
+    }
+    ov.total.store(total, Ordering::Relaxed);
+    ov.left.store(total, Ordering::Relaxed);
+    ov.start_ms.store(sys::jiffies_ms(), Ordering::Relaxed);
+    ov.last_oos_start.store(0, Ordering::Relaxed);
+    ov.last_oos_size.store(0, Ordering::Relaxed);
+    ov.sect_in.store(0, Ordering::Relaxed);
+    ov.active.store(true, Ordering::Release);
+}
+
+/// `drbdsetup verify`: `drbd_adm_start_ov`. Returns the `SS_*` code.
+pub(crate) fn start_ov(d: &Arc<Device>, start: Option<u64>, stop: Option<u64>) -> i32 {
+    let st = d.state();
+    let refuse = |rv: StateRv| {
+        pr_err!("drbd{}: State change failed: {}\n", d.minor(), crate::drbd_core::state::DrbdRet::State(rv).text());
+        rv.raw()
+    };
+    let Some((s, vnr)) = d.peer_session() else {
+        return refuse(StateRv::NeedConnection);
+    };
+    if st.conn == ConnState::VerifyS {
+        // A verify runs already: the new stop sector counts (it may shorten or extend the
+        // run), the start sector is ignored.
+        d.ov.stop_sector.store(stop.unwrap_or(u64::MAX), Ordering::Relaxed);
+        return StateRv::NothingToDo.raw();
+    }
+    if st.conn != ConnState::Connected {
+        return refuse(if st.conn.raw() < ConnState::Connected.raw() {
+            StateRv::NeedConnection
+        } else {
+            StateRv::ResyncRunning
+        });
+    }
+    if s.conn.settings.lock().verify_alg.is_empty() {
+        return refuse(StateRv::NoVerifyAlg);
+    }
+    if s.agreed < 88 {
+        return refuse(StateRv::NotSupported);
+    }
+    if let Some(start) = start {
+        d.ov.start_sector.store(start & !(BM_SECT_PER_BIT - 1), Ordering::Relaxed);
+    }
+    d.ov.stop_sector.store(stop.unwrap_or(u64::MAX), Ordering::Relaxed);
+    let mask = DrbdState { conn: 0x1f, ..Default::default() };
+    let val = DrbdState { conn: ConnState::VerifyS.raw(), ..Default::default() };
+    let rv = s.request_state(vnr, mask, val);
+    if rv < StateRv::Success.raw() {
+        return refuse(StateRv::from_raw(rv).unwrap_or(StateRv::CwFailedByPeer));
+    }
+    let mut started = false;
+    d.change_conn_state(|st| {
+        if st.conn == ConnState::Connected {
+            st.conn = ConnState::VerifyS;
+            started = true;
+        }
+    });
+    if !started {
+        return refuse(StateRv::NeedConnection);
+    }
+    begin(d, ConnState::VerifyS);
+    pr_info!(
+        "drbd{}: Starting Online Verify from sector {}\n",
+        d.minor(),
+        d.ov.position.load(Ordering::Relaxed)
+    );
+    let (s2, d2) = (s.clone(), d.clone());
+    match KThread::spawn(c"drbd_rs_verify", move || ticker(s2, vnr, d2)) {
+        Ok(t) => d.set_rs_ticker(Some(t)),
+        Err(_) => {
+            conn_err!(s.conn, "cannot start the verify thread\n");
+            s.fail(Failure::NetworkFailure);
+        }
+    }
+    StateRv::Success.raw()
+}
+
+/// The peer asks for a connection state (`P_STATE_CHG_REQ` with the `conn` mask): a verify
+/// run, which we join as VerifyT. Returns the `SS_*` answer.
+pub(crate) fn peer_requests_conn(s: &Session, d: &Device, want: u8) -> i32 {
+    if want != ConnState::VerifyS.raw() {
+        return StateRv::NotSupported.raw();
+    }
+    let conn = d.state().conn;
+    if conn.raw() < ConnState::Connected.raw() {
+        return StateRv::NeedConnection.raw();
+    }
+    if conn != ConnState::Connected {
+        return StateRv::ResyncRunning.raw();
+    }
+    if s.conn.settings.lock().verify_alg.is_empty() {
+        return StateRv::NoVerifyAlg.raw();
+    }
+    let mut ok = false;
+    d.change_conn_state(|st| {
+        if st.conn == ConnState::Connected {
+            st.conn = ConnState::VerifyT;
+            ok = true;
+        }
+    });
+    if !ok {
+        return StateRv::ResyncRunning.raw();
+    }
+    begin(d, ConnState::VerifyT);
+    StateRv::Success.raw()
+}
+
+/// `drbd_resync_finished` for a verify run: back to Connected, with the summary.
+fn finished(s: &Session, vnr: u16, d: &Device) {
+    let ov = &d.ov;
+    if !ov.active.swap(false, Ordering::AcqRel) {
+        return;
+    }
+    ov.print_oos(d.minor());
+    let st = d.state();
+    if st.conn != ConnState::VerifyS && st.conn != ConnState::VerifyT {
+        return;
+    }
+    let dt = ((sys::jiffies_ms().saturating_sub(ov.start_ms.load(Ordering::Relaxed))) / 1000).max(1);
+    let left = ov.left.load(Ordering::Relaxed);
+    let db = ov.total.load(Ordering::Relaxed).saturating_sub(left);
+    pr_info!(
+        "drbd{}: Online verify done (total {} sec; paused 0 sec; {} K/sec)\n",
+        d.minor(),
+        dt,
+        (db / dt) * 4
+    );
+    let n_oos = d.oos_weight();
+    if n_oos != 0 {
+        pr_alert!("drbd{}: Online verify found {} 4k block out of sync!\n", d.minor(), n_oos);
+        pr_info!("drbd{}: helper command: drbdadm out-of-sync (not run)\n", d.minor());
+    }
+    let (os, ns) = d.change_conn_state(|st| {
+        if st.conn == ConnState::VerifyS || st.conn == ConnState::VerifyT {
+            st.conn = ConnState::Connected;
+        }
+    });
+    ended(d);
+    if os.conn == ConnState::VerifyS && ns.conn == ConnState::Connected && can_do_stop_sector(s) {
+        let _ = crate::receiver::send_state(s, vnr, d);
+    }
+}
+
+/// What `after_state_ch` does when a verify run ends (done, stopped or aborted): the blocks it
+/// found out of sync go to the on-disk bitmap, and where it got to is remembered for the next
+/// `verify` to resume there.
+fn ended(d: &Device) {
+    d.verify_io_reset();
+    d.bm_write_all();
+    let ov = &d.ov;
+    let left = ov.left.load(Ordering::Relaxed);
+    let bits = d.bm_bits();
+    let pos = bits.saturating_sub(left) * BM_SECT_PER_BIT;
+    ov.start_sector.store(pos, Ordering::Relaxed);
+    if left != 0 {
+        pr_info!("drbd{}: Online Verify reached sector {}\n", d.minor(), pos);
+    } else {
+        ov.start_sector.store(0, Ordering::Relaxed);
+    }
+}
+
+/// The session ended during a verify run.
+pub(crate) fn abort(d: &Device) {
+    if d.ov.active.swap(false, Ordering::AcqRel) {
+        d.ov.print_oos(d.minor());
+        ended(d);
+    }
+}
+
+/// `P_STATE` from the peer while we are VerifyT: the peer went back to Connected (it reached
+/// its stop sector). Returns true if that ended our run.
+pub(crate) fn peer_state(s: &Session, vnr: u16, d: &Device, peer_conn: ConnState, peer_disk: DiskState) -> bool {
+    let st = d.state();
+    if st.conn == ConnState::VerifyT
+        && st.disk == DiskState::UpToDate
+        && peer_conn == ConnState::Connected
+        && peer_disk == DiskState::UpToDate
+    {
+        finished(s, vnr, d);
+        return true;
+    }
+    false
+}
+
+// ------------------------------------------------------------------------------------------------
+// Online verify: the requests.
+
+/// VerifyS's request thread (`make_ov_request` every 100 ms).
+fn ticker(s: Arc<Session>, vnr: u16, d: Arc<Device>) {
+    let sp = d.sync_param();
+    let settings = resync_ctl::Settings {
+        resync_rate: sp.resync_rate,
+        c_plan_ahead: sp.c_plan_ahead,
+        c_delay_target: sp.c_delay_target,
+        c_fill_target: sp.c_fill_target,
+        c_max_rate: sp.c_max_rate,
+    };
+    let mut ctl = resync_ctl::Controller::new(&settings);
+    let max_buffers = s.conn.settings.lock().max_buffers;
+    let stop_ok = can_do_stop_sector(&s);
+    let mut requesting = true;
+    while !s.is_failed() && !thread::should_stop() && d.state().conn == ConnState::VerifyS {
+        let mut number = ctl.step(&settings, d.ov.sect_in.swap(0, Ordering::AcqRel), max_buffers);
+        // The interlock: no block is compared while application writes are in flight or
+        // waiting, and none start while blocks are being compared (`drbd_rs_begin_io`).
+        if d.app_writes_busy() {
+            number = 0;
+        }
+        if requesting {
+            let capacity = d.size_sectors();
+            let mut sector = d.ov.position.load(Ordering::Relaxed);
+            let stop = d.ov.stop_sector.load(Ordering::Relaxed);
+            for i in 0..number {
+                let Some(size) = crate::drbd_core::ov::request_size(sector, capacity) else {
+                    requesting = false;
+                    break;
+                };
+                if i > 0 && stop_ok && sector >= stop {
+                    requesting = false;
+                    break;
+                }
+                d.verify_io_begin();
+                let r = s.send(Sock::Data, vnr, &Packet::BlockRequest {
+                    command: Command::OvRequest,
+                    request: BlockRequest { sector, block_id: ID_SYNCER, blksize: size },
+                    digest: &[],
+                });
+                if r.is_err() {
+                    return;
+                }
+                ctl.requested(size >> 9);
+                sector += BM_SECT_PER_BIT;
+            }
+            d.ov.position.store(sector, Ordering::Relaxed);
+        }
+        if !thread::sleep_ms(resync_ctl::STEP_MS) {
+            return;
+        }
+    }
+}
+
+/// `P_OV_REQUEST` (we are VerifyT): answer the digest of our block (`w_e_end_ov_req`).
+pub(crate) fn receive_ov_request(s: &Session, vnr: u16, d: &Device, r: &BlockRequest) -> Result<(), Failure> {
+    if d.state().disk != DiskState::UpToDate || !d.has_disk() {
+        conn_err!(s.conn, "Can not satisfy peer's read request, no local data.\n");
+        return s
+            .send_ack(vnr, Command::NegRsDReply, r.sector, r.block_id, r.blksize)
+            .map_err(Failure::of_error);
+    }
+    let ov = &d.ov;
+    if d.state().conn == ConnState::VerifyT
+        && s.agreed >= 90
+        && ov.start_sector.load(Ordering::Relaxed) == u64::MAX
+    {
+        let bits = d.bm_bits();
+        let left = bits.saturating_sub(r.sector / BM_SECT_PER_BIT);
+        ov.start_sector.store(r.sector, Ordering::Relaxed);
+        ov.position.store(r.sector, Ordering::Relaxed);
+        ov.left.store(left, Ordering::Relaxed);
+        ov.total.store(left, Ordering::Relaxed);
+        pr_info!("drbd{}: Online Verify start sector: {}\n", d.minor(), r.sector);
+    }
+    let Some(mut tfm) = verify_tfm(s) else {
+        conn_err!(s.conn, "OVRequest without a verify-alg\n");
+        return Err(Failure::ProtocolError);
+    };
+    if d.state().conn == ConnState::VerifyT && d.ov.active.load(Ordering::Acquire) {
+        // The interlock: new application writes wait until the result for this block is back,
+        // and the read waits for those in flight (they reach the peer's disk too).
+        d.verify_io_begin();
+        while d.app_writes_in_flight() && !s.is_failed() && d.state().conn == ConnState::VerifyT {
+            thread::sleep_ms(1);
+        }
+    }
+    let mut digest = [0u8; MAX_DIGEST_SIZE];
+    let n = tfm.digest_size();
+    if n == 0 || n > MAX_DIGEST_SIZE {
+        return Err(Failure::ProtocolError);
+    }
+    match read_local(s, vnr, d, r.sector, r.blksize)? {
+        Some(buf) => {
+            if digest_buf(&mut tfm, &buf, &mut digest).is_err() {
+                digest[..n].fill(0);
+            }
+        }
+        // A failed read answers an all-zero digest, as the C module does.
+        None => digest[..n].fill(0),
+    }
+    s.send(Sock::Data, vnr, &Packet::BlockRequest {
+        command: Command::OvReply,
+        request: BlockRequest { sector: r.sector, block_id: ID_SYNCER, blksize: r.blksize },
+        digest: &digest[..n],
+    })
+    .map_err(Failure::of_error)
+}
+
+/// `P_OV_REPLY` (we are VerifyS): compare with our block, tell the peer (`w_e_end_ov_reply`).
+pub(crate) fn receive_ov_reply(
+    s: &Session,
+    vnr: u16,
+    d: &Device,
+    r: &BlockRequest,
+    peer_digest: &[u8],
+) -> Result<(), Failure> {
+    if d.state().conn != ConnState::VerifyS || !d.ov.active.load(Ordering::Acquire) {
+        // A late reply after the run ended: nothing to compare for.
+        return Ok(());
+    }
+    d.ov.sect_in.fetch_add(r.blksize >> 9, Ordering::AcqRel);
+    let mut eq = false;
+    if d.state().disk == DiskState::UpToDate && d.has_disk() {
+        let Some(mut tfm) = verify_tfm(s) else {
+            conn_err!(s.conn, "OVReply without a verify-alg\n");
+            return Err(Failure::ProtocolError);
+        };
+        if peer_digest.len() != tfm.digest_size() {
+            conn_err!(
+                s.conn,
+                "OVReply: digest of {} bytes, verify-alg has {}\n",
+                peer_digest.len(),
+                tfm.digest_size()
+            );
+            return Err(Failure::ProtocolError);
+        }
+        if let Some(buf) = read_local(s, vnr, d, r.sector, r.blksize)? {
+            let mut digest = [0u8; MAX_DIGEST_SIZE];
+            if let Ok(n) = digest_buf(&mut tfm, &buf, &mut digest) {
+                eq = digest[..n] == *peer_digest;
+            }
+        }
+    } else {
+        // No good local data: the C module reports the block in sync.
+        eq = true;
+    }
+    if eq {
+        d.ov.print_oos(d.minor());
+    } else {
+        oos_found(d, r.sector, r.blksize);
+    }
+    d.verify_io_end();
+    s.send_ack(vnr, Command::OvResult, r.sector, if eq { ID_IN_SYNC } else { ID_OUT_OF_SYNC }, r.blksize)
+        .map_err(Failure::of_error)?;
+    let left = d.ov.one_done();
+    let stop = d.ov.stop_sector.load(Ordering::Relaxed);
+    let stop_reached = can_do_stop_sector(s) && r.sector + u64::from(r.blksize >> 9) >= stop;
+    if left == 0 || stop_reached {
+        finished(s, vnr, d);
+    }
+    Ok(())
+}
+
+/// `P_OV_RESULT` (we are VerifyT): `got_OVResult`.
+pub(crate) fn got_ov_result(s: &Session, vnr: u16, d: &Device, sector: u64, size: u32, block_id: u64) -> Result<(), Failure> {
+    if packets::check_capacity(sector, size, d.size_sectors()).is_err() || size == 0 {
+        conn_err!(s.conn, "OVResult beyond end of device: sector {} size {}\n", sector, size);
+        return Err(Failure::ProtocolError);
+    }
+    if d.state().conn != ConnState::VerifyT || !d.ov.active.load(Ordering::Acquire) {
+        return Ok(());
+    }
+    d.verify_io_end();
+    if block_id == ID_OUT_OF_SYNC {
+        oos_found(d, sector, size);
+    } else {
+        d.ov.print_oos(d.minor());
+    }
+    if d.ov.one_done() == 0 {
+        finished(s, vnr, d);
+    }
+    Ok(())
+}
+
+/// `P_NEG_RS_DREPLY` while verifying: the peer could not read the block.
+pub(crate) fn got_neg_reply(s: &Session, vnr: u16, d: &Device) -> bool {
+    let conn = d.state().conn;
+    if conn != ConnState::VerifyS && conn != ConnState::VerifyT {
+        return false;
+    }
+    d.verify_io_end();
+    if conn == ConnState::VerifyS && d.ov.active.load(Ordering::Acquire) {
+        d.ov.sect_in.fetch_add(BM_BLOCK_SIZE >> 9, Ordering::AcqRel);
+        if d.ov.one_done() == 0 {
+            finished(s, vnr, d);
+        }
+    }
+    true
+}
+
+// ------------------------------------------------------------------------------------------------
+// Checksum-based resync.
+
+/// A resync started (`drbd_start_resync`): a SyncTarget uses checksums if `csums-alg` is set
+/// (and, with `csums-after-crash-only`, never: the crash is not known here).
+pub(crate) fn resync_started(s: &Session, d: &Device, side: ConnState) {
+    d.ov.same_csum.store(0, Ordering::Relaxed);
+    let use_csums = side == ConnState::SyncTarget && s.agreed >= 89 && {
+        let st = s.conn.settings.lock();
+        !st.csums_alg.is_empty() && !st.csums_after_crash_only
+    };
+    d.ov.use_csums.store(use_csums, Ordering::Relaxed);
+}
+
+/// The SyncTarget asks for `bytes` at `sector`: with checksums, the digest of our block
+/// (`read_for_csum`, `w_e_send_csum`); otherwise, or if our block cannot be read, the data.
+pub(crate) fn send_rs_request(s: &Session, vnr: u16, d: &Device, sector: u64, bytes: u32) -> Result {
+    if d.ov.use_csums.load(Ordering::Relaxed) {
+        if let Some(mut tfm) = csums_tfm(s) {
+            if let Ok(Some(buf)) = read_local(s, vnr, d, sector, bytes) {
+                let mut digest = [0u8; MAX_DIGEST_SIZE];
+                if let Ok(n) = digest_buf(&mut tfm, &buf, &mut digest) {
+                    return s.send(Sock::Data, vnr, &Packet::BlockRequest {
+                        command: Command::CsumRsRequest,
+                        request: BlockRequest { sector, block_id: ID_SYNCER, blksize: bytes },
+                        digest: &digest[..n],
+                    });
+                }
+            }
+        }
+    }
+    s.send(Sock::Data, vnr, &Packet::BlockRequest {
+        command: Command::RsDataRequest,
+        request: BlockRequest { sector, block_id: ID_SYNCER, blksize: bytes },
+        digest: &[],
+    })
+}
+
+/// `P_CSUM_RS_REQUEST` (we are SyncSource): `w_e_end_csum_rs_req`.
+pub(crate) fn receive_csum_request(
+    s: &Arc<Session>,
+    vnr: u16,
+    d: &Arc<Device>,
+    r: &BlockRequest,
+    peer_digest: &[u8],
+) -> Result<(), Failure> {
+    if d.state().disk != DiskState::UpToDate || !d.has_disk() {
+        return s
+            .send_ack(vnr, Command::NegRsDReply, r.sector, r.block_id, r.blksize)
+            .map_err(Failure::of_error);
+    }
+    let mut tfm = csums_tfm(s);
+    if let Some(t) = tfm.as_ref() {
+        if peer_digest.len() != t.digest_size() {
+            conn_err!(
+                s.conn,
+                "CsumRSRequest: digest of {} bytes, csums-alg has {}\n",
+                peer_digest.len(),
+                t.digest_size()
+            );
+            return Err(Failure::ProtocolError);
+        }
+    }
+    d.ov.use_csums.store(true, Ordering::Relaxed);
+    d.begin_resync_read(s);
+    let r2 = csum_answer(s, vnr, d, r, peer_digest, tfm.as_mut());
+    d.end_resync_read();
+    r2
+}
+
+fn csum_answer(
+    s: &Arc<Session>,
+    vnr: u16,
+    d: &Arc<Device>,
+    r: &BlockRequest,
+    peer_digest: &[u8],
+    tfm: Option<&mut Shash>,
+) -> Result<(), Failure> {
+    let Some(buf) = read_local(s, vnr, d, r.sector, r.blksize)? else {
+        pr_err!("drbd{}: Sending NegDReply. I guess it gets messy.\n", d.minor());
+        return s
+            .send_ack(vnr, Command::NegRsDReply, r.sector, r.block_id, r.blksize)
+            .map_err(Failure::of_error);
+    };
+    let mut eq = false;
+    if let Some(tfm) = tfm {
+        let mut digest = [0u8; MAX_DIGEST_SIZE];
+        if let Ok(n) = digest_buf(tfm, &buf, &mut digest) {
+            eq = digest[..n] == *peer_digest;
+        }
+    }
+    if eq {
+        let conn = d.state().conn;
+        let resyncing = conn == ConnState::SyncSource || conn == ConnState::PausedSyncS;
+        if resyncing {
+            d.oos_clear(r.sector, r.blksize);
+        }
+        d.ov.same_csum.fetch_add(u64::from(r.blksize / BM_BLOCK_SIZE), Ordering::Relaxed);
+        s.send_ack(vnr, Command::RsIsInSync, r.sector, r.block_id, r.blksize)
+            .map_err(Failure::of_error)?;
+        if resyncing && d.oos_weight() == 0 {
+            crate::resync::source_finished(s, vnr, d);
+        }
+    } else {
+        d.count_io(0, r.blksize);
+        crate::peer_io::send_read_reply(s, vnr, &buf, r.sector, ID_SYNCER, true, false);
+    }
+    Ok(())
+}
+
+/// `P_RS_IS_IN_SYNC` (we are SyncTarget): `got_IsInSync`. The request thread notices when the
+/// resync is done.
+pub(crate) fn got_is_in_sync(s: &Session, d: &Device, sector: u64, size: u32) -> Result<(), Failure> {
+    if packets::check_capacity(sector, size, d.size_sectors()).is_err() {
+        conn_err!(s.conn, "RSIsInSync beyond end of device: sector {} size {}\n", sector, size);
+        return Err(Failure::ProtocolError);
+    }
+    let conn = d.state().conn;
+    if conn != ConnState::SyncTarget && conn != ConnState::PausedSyncT {
+        return Ok(());
+    }
+    if !d.expects_resync_reply() {
+        conn_err!(s.conn, "Unexpected RSIsInSync: no resync request pending\n");
+        return Err(Failure::ProtocolError);
+    }
+    d.oos_clear(sector, size);
+    d.ov.same_csum.fetch_add(u64::from(size / BM_BLOCK_SIZE), Ordering::Relaxed);
+    d.rs_reply_done(false, size);
+    Ok(())
+}
+
+// ------------------------------------------------------------------------------------------------
+// The receiver's entry.
+
+/// `P_OV_REQUEST`, `P_OV_REPLY`, `P_CSUM_RS_REQUEST` (`receive_DataRequest`): the range is
+/// checked against the device first, the digest size (1..=64 bytes) by the decoder.
+pub(crate) fn receive_request(
+    s: &Arc<Session>,
+    vnr: u16,
+    d: &Arc<Device>,
+    cmd: Command,
+    r: &BlockRequest,
+    digest: &[u8],
+) -> Result<(), Failure> {
+    if let Err(e) = r.check_capacity(d.size_sectors()) {
+        conn_err!(
+            s.conn,
+            "{}: sector {} + size {} beyond end of local disk ({})\n",
+            cmd.name(),
+            r.sector,
+            r.blksize,
+            e
+        );
+        return Err(Failure::ProtocolError);
+    }
+    match cmd {
+        Command::OvRequest => receive_ov_request(s, vnr, d, r),
+        Command::OvReply => receive_ov_reply(s, vnr, d, r, digest),
+        Command::CsumRsRequest => receive_csum_request(s, vnr, d, r, digest),
+        _ => Err(Failure::ProtocolError),
+    }
+}
