@@ -41,6 +41,10 @@ use crate::drbd_core::{
 };
 use crate::actlog::{self, ActivityLog, AlHost, AlRef, Begin};
 use crate::request::Req;
+
+#[path = "admin.rs"]
+mod admin;
+pub(crate) use admin::{begin_full_sync, AdminRequest};
 use crate::sys::{
     self,
     bdev::{BdevFile, IoErrorSink, LocalIoError, LocalIoOp, LowerDev, MdBlock},
@@ -613,6 +617,12 @@ pub(crate) struct PeerInfo {
     /// The SyncTarget's request thread.
     rs_ticker: Option<crate::sys::thread::KThread>,
     rs_start_ms: u64,
+    /// Time the resync spent paused, and since when it is paused (ms).
+    rs_paused_ms: u64,
+    rs_paused_since: Option<u64>,
+    /// An `invalidate`/`invalidate-remote` of this node waits for the peer's consent or is
+    /// entering the full sync.
+    full_sync_pending: bool,
 }
 
 /// Configuration state, serialised by `Device::cfg`.
@@ -1788,8 +1798,14 @@ fn log_state_change(minor: u32, os: &State, ns: &State) {
     if os.pdsk != ns.pdsk {
         let _ = write!(w, "pdsk( {} -> {} ) ", os.pdsk.name(), ns.pdsk.name());
     }
+    if os.aftr_isp != ns.aftr_isp {
+        let _ = write!(w, "aftr_isp( {} -> {} ) ", u8::from(os.aftr_isp), u8::from(ns.aftr_isp));
+    }
     if os.peer_isp != ns.peer_isp {
         let _ = write!(w, "peer_isp( {} -> {} ) ", u8::from(os.peer_isp), u8::from(ns.peer_isp));
+    }
+    if os.user_isp != ns.user_isp {
+        let _ = write!(w, "user_isp( {} -> {} ) ", u8::from(os.user_isp), u8::from(ns.user_isp));
     }
     pr_info!("drbd{}: {}\n", minor, w.as_str());
 }
@@ -1956,11 +1972,14 @@ impl Device {
             let os = st.state;
             let mut ns = os;
             f(&mut ns);
+            // The pause bits pause and continue a resync (`sanitize_state`).
+            state::apply_isp(&mut ns);
             st.state = ns;
             (os, ns)
         };
         if os != ns {
             log_state_change(self.minor, &os, &ns);
+            self.note_pause(&os, &ns);
             crate::nl::notify_state_change(self.minor, os, ns);
         }
         (os, ns)
@@ -2459,8 +2478,10 @@ impl Device {
             pi.rs_cursor = 0;
             pi.rs_inflight = 0;
             pi.rs_start_ms = sys::jiffies_ms();
+            pi.rs_paused_ms = 0;
+            pi.rs_paused_since = None;
         }
-        self.change_conn_state(|s| {
+        let (_, ns) = self.change_conn_state(|s| {
             s.conn = side;
             if side == ConnState::SyncTarget {
                 s.disk = DiskState::Inconsistent;
@@ -2468,13 +2489,19 @@ impl Device {
                 s.pdsk = DiskState::Inconsistent;
             }
         });
+        // A pause bit already set: the resync starts paused, and that counts as paused time.
+        if matches!(ns.conn, ConnState::PausedSyncS | ConnState::PausedSyncT) {
+            self.peer_info.lock().rs_paused_since = Some(sys::jiffies_ms());
+        }
+        // The meta-data flags follow (a SyncTarget is no longer consistent).
+        self.md_follow_state(&ns);
         // The bits the handshake and the bitmap exchange set are not covered by the activity
         // log: on disk with them before the resync starts clearing any.
         self.bm_write_all();
         pr_info!(
             "drbd{}: Began resync as {} (will sync {} KB [{} bits set]).\n",
             self.minor,
-            side.name(),
+            ns.conn.name(),
             total * 4,
             total
         );
@@ -2604,20 +2631,25 @@ impl Device {
         if self.io.rs_finished.swap(true, Ordering::AcqRel) {
             return false;
         }
-        let (failed, total, start) = {
+        let (failed, total, start, paused_ms) = {
             let pi = self.peer_info.lock();
             (
                 self.io.rs_failed.load(Ordering::Relaxed),
                 self.io.rs_total.load(Ordering::Relaxed),
                 pi.rs_start_ms,
+                pi.rs_paused_ms
+                    + pi.rs_paused_since.map_or(0, |t| sys::jiffies_ms().saturating_sub(t)),
             )
         };
         let failed = failed != 0 || self.io.oos_weight() != 0;
-        let secs = ((sys::jiffies_ms() - start) / 1000).max(1);
+        // As `drbd_resync_finished`: the rate over the time not paused.
+        let secs = (sys::jiffies_ms().saturating_sub(start).saturating_sub(paused_ms) / 1000).max(1);
+        let paused = paused_ms / 1000;
         pr_info!(
-            "drbd{}: Resync done (total {} sec; paused 0 sec; {} K/sec)\n",
+            "drbd{}: Resync done (total {} sec; paused {} sec; {} K/sec)\n",
             self.minor,
-            secs,
+            secs + paused,
+            paused,
             total * 4 / secs
         );
         self.ov.log_csums(self.minor, total);
@@ -2651,6 +2683,7 @@ impl Device {
                 }
             }
         });
+        self.md_follow_state(&self.state());
         if !failed && side == uuid::ResyncSide::Target {
             let cur = self.uuids().map(|u| u[UI_CURRENT]).unwrap_or(0);
             self.io.st.lock().ed_uuid = cur;

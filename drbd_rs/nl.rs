@@ -35,7 +35,8 @@ use crate::drbd_core::genl::{
     StateRv, TopAttr, NLA_F_NESTED, NOTIFY_CONTINUES,
 };
 use crate::drbd_core::state::DrbdRet;
-use crate::drbd_core::state::State;
+use crate::drbd_core::state::{AdminChange, State};
+use crate::device::AdminRequest;
 use crate::resource::{
     device_stats, Conf, Device, DeviceStats, MinorPos, Registry, Resource, Volume, REGISTRY,
 };
@@ -611,11 +612,22 @@ fn resource_susp(r: &Resource) -> (bool, bool, bool) {
     }
 }
 
-/// The connection state of the resource's (only) connection.
+/// The connection state of the resource's (only) connection (`connection->cstate`). The
+/// resync states (StartingSync*, WFBitMap*, SyncSource, PausedSyncT, ...) belong to a volume;
+/// its connection stays Connected meanwhile.
 fn resource_cstate(r: &Resource) -> ConnState {
     match r.volumes.first() {
-        Some(v) => v.device.state().conn,
+        Some(v) => connection_level(v.device.state().conn),
         None => ConnState::StandAlone,
+    }
+}
+
+/// A volume's connection state as its connection sees it: at most Connected.
+fn connection_level(c: ConnState) -> ConnState {
+    if c as u8 > ConnState::Connected as u8 {
+        ConnState::Connected
+    } else {
+        c
     }
 }
 
@@ -993,7 +1005,7 @@ pub(crate) fn notify_state_change(minor: u32, os: State, ns: State) {
     {
         add(0);
     }
-    if os.conn != ns.conn || os.peer != ns.peer {
+    if connection_level(os.conn) != connection_level(ns.conn) || os.peer != ns.peer {
         add(1);
     }
     if os.disk != ns.disk {
@@ -1267,6 +1279,11 @@ fn handle(ctx: &mut AdmCtx<'_>) -> HandlerResult {
         Cmd::Connect => connect(ctx, found),
         Cmd::Disconnect => disconnect(ctx, found),
         Cmd::ChgNetOpts => chg_net_opts(ctx, found),
+        Cmd::Invalidate => resync_admin(found, AdminRequest::Invalidate),
+        Cmd::InvalPeer => resync_admin(found, AdminRequest::InvalidateRemote),
+        Cmd::PauseSync => resync_admin(found, AdminRequest::Change(AdminChange::PauseSync)),
+        Cmd::ResumeSync => resync_admin(found, AdminRequest::Change(AdminChange::ResumeSync)),
+        Cmd::Outdate => resync_admin(found, AdminRequest::Change(AdminChange::Outdate)),
         Cmd::StartOv => start_ov(ctx, found),
         _ => Ok(RetCode::PacketNr as i32),
     }
@@ -1744,6 +1761,15 @@ fn set_role(ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {
         notify_state_change(dev.minor(), os, ns);
     }
     Ok(rv)
+}
+
+/// `invalidate`, `invalidate-remote`, `pause-sync`, `resume-sync`, `outdate`
+/// (`drbd_nl_invalidate_doit` and friends). The device logs and announces its state changes.
+fn resync_admin(found: Found, req: AdminRequest) -> HandlerResult {
+    let Some(dev) = device_of(found) else {
+        return Ok(RetCode::MinorInvalid as i32);
+    };
+    Ok(dev.admin_change(req).code())
 }
 
 fn detach(ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {

@@ -475,6 +475,25 @@ fn receive_req_state(
         conn_info!(s.conn, "peer requested disconnect\n");
         return Err(Failure::TearDown);
     }
+    // `invalidate`/`invalidate-remote` on the peer: a full sync, StartingSyncT there is
+    // StartingSyncS here and the other way round (`convert_state`).
+    if cmd == Command::StateChgReq && mask.conn != 0 {
+        let want = crate::drbd_core::state::mirror_conn(conn_of(val.conn));
+        if matches!(want, ConnState::StartingSyncS | ConnState::StartingSyncT) {
+            let d = volume(s, vnr, cmd)?;
+            // Both sides asked at once: the side that resolves conflicts refuses the peer's
+            // request (`SS_CONCURRENT_ST_CHG`), the other lets the peer's win.
+            if s.resolve_conflicts && d.full_sync_pending() {
+                return reply(StateRv::ConcurrentStChg.raw());
+            }
+            let rv = d.peer_requests_full_sync(want);
+            reply(rv.raw())?;
+            if rv.raw() >= StateRv::Success.raw() {
+                crate::device::begin_full_sync(s, vnr, &d)?;
+            }
+            return Ok(());
+        }
+    }
     if mask.conn != 0 && cmd == Command::StateChgReq {
         // Online verify: the peer becomes VerifyS, we VerifyT.
         let d = volume(s, vnr, cmd)?;

@@ -31,6 +31,10 @@ use crate::drbd_core::{
 /// size (the C target merges up to its max BIO size).
 const RS_MAX_REQUEST: u32 = 128 * 1024;
 
+/// How long a `P_SYNC_UUID` that arrives before the full sync this node asked for is entered
+/// waits for it (the C receiver waits without limit; a peer that sends one unasked is cut off).
+const SYNC_UUID_WAIT_MS: u32 = 10_000;
+
 /// Enters the bitmap exchange as source: send our bitmap.
 pub(crate) fn start_bitmap_exchange(s: &Arc<Session>, vnr: u16, d: &Arc<Device>) -> Result<(), Failure> {
     d.bm_xfer_reset();
@@ -119,6 +123,15 @@ pub(crate) fn receive_bitmap(
 
 /// `P_SYNC_UUID`: the target takes the sync UUID and starts requesting.
 pub(crate) fn receive_sync_uuid(s: &Arc<Session>, vnr: u16, d: &Arc<Device>, uuid: u64) -> Result<(), Failure> {
+    // A full sync this node asked for (`invalidate`): the peer agreed and sent the sync UUID
+    // before this node entered WFSyncUUID; wait for it, as the C receiver does.
+    let mut waited_ms = 0u32;
+    while d.sync_uuid_must_wait() && !s.is_failed() && waited_ms < SYNC_UUID_WAIT_MS {
+        if !thread::sleep_ms(10) {
+            break;
+        }
+        waited_ms += 10;
+    }
     let conn = d.state().conn;
     if conn != ConnState::WfSyncUuid && conn != ConnState::WfBitMapT {
         conn_err!(s.conn, "Unexpected data packet SyncUUID in {}\n", conn.name());
@@ -154,18 +167,43 @@ fn start_ticker(s: &Arc<Session>, vnr: u16, d: &Arc<Device>) -> Result<(), Failu
     }
 }
 
-fn ticker(s: Arc<Session>, vnr: u16, d: Arc<Device>) {
+fn ctl_settings(d: &Device) -> resync_ctl::Settings {
     let sp = d.sync_param();
-    let settings = resync_ctl::Settings {
+    resync_ctl::Settings {
         resync_rate: sp.resync_rate,
         c_plan_ahead: sp.c_plan_ahead,
         c_delay_target: sp.c_delay_target,
         c_fill_target: sp.c_fill_target,
         c_max_rate: sp.c_max_rate,
-    };
+    }
+}
+
+fn ticker(s: Arc<Session>, vnr: u16, d: Arc<Device>) {
+    let mut settings = ctl_settings(&d);
     let mut ctl = resync_ctl::Controller::new(&settings);
     let max_buffers = s.conn.settings.lock().max_buffers;
-    while !s.is_failed() && !thread::should_stop() && d.state().conn == ConnState::SyncTarget {
+    loop {
+        if s.is_failed() || thread::should_stop() {
+            return;
+        }
+        match d.state().conn {
+            ConnState::SyncTarget => {}
+            // Paused (`pause-sync` here or on the peer): ask for nothing until it continues.
+            ConnState::PausedSyncT => {
+                if !thread::sleep_ms(resync_ctl::STEP_MS) {
+                    return;
+                }
+                continue;
+            }
+            _ => return,
+        }
+        // `disk-options` during a resync takes effect at once; a changed plan starts empty
+        // (the C module allocates a new `rs_plan_s`).
+        let now = ctl_settings(&d);
+        if now != settings {
+            settings = now;
+            ctl = resync_ctl::Controller::new(&settings);
+        }
         let mut blocks = ctl.step(&settings, d.take_rs_sect_in(), max_buffers);
         // The resync interlock: no resync data is asked for while application writes are in
         // flight or waiting (their P_DATA must reach the source before the request does).

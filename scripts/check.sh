@@ -90,6 +90,12 @@ scenarios=(
     "resync-under-writes tool=drbdsetup-84 module=drbd_rs"
     "restart-resync tool=drbdsetup-84 module=drbd"
     "restart-resync tool=drbdsetup-84 module=drbd_rs"
+    # Admin commands that steer resync (invalidate, invalidate-remote, pause-sync,
+    # resume-sync, outdate); two guests for the mixed pairs.
+    "resync-admin tool=drbdsetup-84 module=drbd"
+    "resync-admin tool=drbdsetup-84 module=drbd_rs"
+    "resync-admin-two-guests tool=drbdsetup-84 module0=drbd_rs module1=drbd"
+    "resync-admin-two-guests tool=drbdsetup-84 module0=drbd module1=drbd_rs"
     "diskless-peer tool=drbdsetup-84 module=drbd"
     "diskless-peer tool=drbdsetup-84 module=drbd_rs"
     "diskless-peer tool=drbdsetup-84 module0=drbd module1=drbd_rs"

@@ -393,6 +393,20 @@ pub fn sanitize_state(os: &State, ns: &State, env: &StateEnv) -> State {
         ns.susp_nod = true;
     }
 
+    apply_isp(&mut ns);
+    ns
+}
+
+/// The part of `sanitize_state` about the resync pause bits: no peer pause without a
+/// connection, and a resync runs (SyncSource/SyncTarget) exactly when none of `aftr_isp`,
+/// `peer_isp`, `user_isp` is set, else it is paused (PausedSyncS/PausedSyncT). The driver
+/// applies it to every state change, also those the peer causes (`P_STATE` carries its
+/// `user_isp`/`aftr_isp`, which become our `peer_isp`).
+pub fn apply_isp(ns: &mut State) {
+    use ConnState::*;
+    if c(ns.conn) < c(Connected) {
+        ns.peer_isp = false;
+    }
     if ns.aftr_isp || ns.peer_isp || ns.user_isp {
         if ns.conn == SyncSource {
             ns.conn = PausedSyncS;
@@ -408,7 +422,111 @@ pub fn sanitize_state(os: &State, ns: &State, env: &StateEnv) -> State {
             ns.conn = SyncTarget;
         }
     }
-    ns
+}
+
+/// The connection state a peer's `P_STATE_CHG_REQ` asks of us (`convert_state`): the peer's
+/// view mirrored, StartingSyncS for its StartingSyncT and the other way round; other states
+/// as they are.
+pub fn mirror_conn(peer_wants: ConnState) -> ConnState {
+    match peer_wants {
+        ConnState::StartingSyncS => ConnState::StartingSyncT,
+        ConnState::StartingSyncT => ConnState::StartingSyncS,
+        c => c,
+    }
+}
+
+/// A size in KiB as the C module prints it (`ppsize`): scaled by 1024 (rounded) while it has
+/// five digits or more, with its unit letter: `(32, 'M')` for 32728 KiB, "32 MB".
+pub fn ppsize(kb: u64) -> (u64, char) {
+    const UNITS: [char; 6] = ['K', 'M', 'G', 'T', 'P', 'E'];
+    let (mut size, mut base) = (kb, 0);
+    while size >= 10000 && base < UNITS.len() - 1 {
+        size = (size >> 10) + u64::from(size & (1 << 9) != 0);
+        base += 1;
+    }
+    (size, UNITS[base])
+}
+
+/// What an admin request that changes the state asks for, and how the C module answers it
+/// when the state does not change (`drbd_nl.c`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AdminChange {
+    /// `pause-sync`: `user_isp` set.
+    PauseSync,
+    /// `resume-sync`: `user_isp` cleared.
+    ResumeSync,
+    /// `outdate`: the disk Outdated.
+    Outdate,
+    /// `invalidate` on a StandAlone Secondary: the disk Inconsistent.
+    InvalidateLocal,
+    /// `invalidate` otherwise: a full sync as SyncTarget.
+    InvalidateSync,
+    /// `invalidate-remote` on a StandAlone Primary: the peer disk Inconsistent.
+    InvalidatePeerLocal,
+    /// `invalidate-remote` otherwise: a full sync as SyncSource.
+    InvalidatePeerSync,
+}
+
+impl AdminChange {
+    /// The state `os` with the requested change applied (before `sanitize_state`).
+    pub fn request(self, os: &State) -> State {
+        let mut ns = *os;
+        match self {
+            AdminChange::PauseSync => ns.user_isp = true,
+            AdminChange::ResumeSync => ns.user_isp = false,
+            AdminChange::Outdate => ns.disk = DiskState::Outdated,
+            AdminChange::InvalidateLocal => ns.disk = DiskState::Inconsistent,
+            AdminChange::InvalidateSync => ns.conn = ConnState::StartingSyncT,
+            AdminChange::InvalidatePeerLocal => ns.pdsk = DiskState::Inconsistent,
+            AdminChange::InvalidatePeerSync => ns.conn = ConnState::StartingSyncS,
+        }
+        ns
+    }
+
+    /// `invalidate` (`local_only` false) or `invalidate-remote` (true) on a device in state
+    /// `os`: the StandAlone Secondary (Primary for `invalidate-remote`) only changes its disk
+    /// state and bitmap; any other asks for a full sync.
+    pub fn invalidate(os: &State, remote: bool) -> AdminChange {
+        let standalone = os.conn == ConnState::StandAlone;
+        match remote {
+            false if standalone && os.role == Role::Secondary => AdminChange::InvalidateLocal,
+            false => AdminChange::InvalidateSync,
+            true if standalone && os.role == Role::Primary => AdminChange::InvalidatePeerLocal,
+            true => AdminChange::InvalidatePeerSync,
+        }
+    }
+
+    /// Whether the change must be agreed with the peer first (`cl_wide_st_chg`): starting a
+    /// full sync while connected.
+    pub fn cluster_wide(self, os: &State) -> bool {
+        matches!(self, AdminChange::InvalidateSync | AdminChange::InvalidatePeerSync)
+            && c(os.conn) >= c(ConnState::Connected)
+    }
+
+    /// The reply to a request whose state change answered `rv` in state `st` (after it):
+    /// `pause-sync` that changes nothing is `ERR_PAUSE_IS_SET`; `resume-sync` that changes
+    /// nothing is `ERR_PIC_AFTER_DEP` or `ERR_PIC_PEER_DEP` if the resync stays paused for
+    /// another reason, else `ERR_PAUSE_IS_CLEAR`; every other result is passed on. Pause and
+    /// resume answer `NO_ERROR` when they change something (the C handlers keep the
+    /// `ret_code` they started with).
+    pub fn reply(self, rv: StateRv, st: &State) -> DrbdRet {
+        let nothing = rv == StateRv::NothingToDo;
+        match self {
+            AdminChange::PauseSync if nothing => DrbdRet::Ret(RetCode::PauseIsSet),
+            AdminChange::ResumeSync if nothing => {
+                let paused = matches!(st.conn, ConnState::PausedSyncS | ConnState::PausedSyncT);
+                DrbdRet::Ret(if paused && st.aftr_isp {
+                    RetCode::PicAfterDep
+                } else if paused && st.peer_isp {
+                    RetCode::PicPeerDep
+                } else {
+                    RetCode::PauseIsClear
+                })
+            }
+            AdminChange::PauseSync | AdminChange::ResumeSync => DrbdRet::Ret(RetCode::NoError),
+            _ => DrbdRet::State(rv),
+        }
+    }
 }
 
 /// How hard a state change is requested.

@@ -553,3 +553,134 @@ proptest! {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Admin requests that steer resync (`drbd_nl.c`: invalidate, invalidate-remote, pause-sync,
+// resume-sync, outdate)
+// ---------------------------------------------------------------------------------------------
+
+fn connected(role: Role, peer: Role, conn: ConnState, disk: DiskState, pdsk: DiskState) -> State {
+    State {
+        role,
+        peer,
+        conn,
+        disk,
+        pdsk,
+        ..State::UNCONFIGURED
+    }
+}
+
+fn admin(os: &State, ch: AdminChange) -> Result<State, StateRv> {
+    change_state(os, &ch.request(os), &ENV, ChangeFlags::Normal)
+}
+
+#[test]
+fn pause_sync_pauses_a_running_resync_and_answers_like_drbd_nl() {
+    use ConnState::*;
+    let os = connected(Role::Secondary, Role::Primary, SyncTarget, DiskState::Inconsistent, DiskState::UpToDate);
+    let ns = admin(&os, AdminChange::PauseSync).unwrap();
+    assert_eq!(ns.conn, PausedSyncT);
+    assert!(ns.user_isp);
+    assert_eq!(AdminChange::PauseSync.reply(StateRv::Success, &ns), DrbdRet::Ret(RetCode::NoError));
+    // A second pause-sync changes nothing: ERR_PAUSE_IS_SET.
+    let rv = admin(&ns, AdminChange::PauseSync).unwrap_err();
+    assert_eq!(rv, StateRv::NothingToDo);
+    assert_eq!(AdminChange::PauseSync.reply(rv, &ns), DrbdRet::Ret(RetCode::PauseIsSet));
+    // resume-sync continues it; a second one is ERR_PAUSE_IS_CLEAR.
+    let rs = admin(&ns, AdminChange::ResumeSync).unwrap();
+    assert_eq!(rs.conn, SyncTarget);
+    let rv = admin(&rs, AdminChange::ResumeSync).unwrap_err();
+    assert_eq!(AdminChange::ResumeSync.reply(rv, &rs), DrbdRet::Ret(RetCode::PauseIsClear));
+    // Paused by the peer: our resume-sync is ERR_PIC_PEER_DEP; by a resync-after dependency,
+    // ERR_PIC_AFTER_DEP.
+    let mut by_peer = os;
+    by_peer.peer_isp = true;
+    apply_isp(&mut by_peer);
+    assert_eq!(by_peer.conn, PausedSyncT);
+    let rv = admin(&by_peer, AdminChange::ResumeSync).unwrap_err();
+    assert_eq!(AdminChange::ResumeSync.reply(rv, &by_peer), DrbdRet::Ret(RetCode::PicPeerDep));
+    let mut by_after = by_peer;
+    by_after.aftr_isp = true;
+    assert_eq!(
+        AdminChange::ResumeSync.reply(StateRv::NothingToDo, &by_after),
+        DrbdRet::Ret(RetCode::PicAfterDep)
+    );
+    // Pausing while only connected sets the flag; the source side pauses as PausedSyncS.
+    let c = connected(Role::Primary, Role::Secondary, Connected, DiskState::UpToDate, DiskState::UpToDate);
+    let p = admin(&c, AdminChange::PauseSync).unwrap();
+    assert_eq!((p.conn, p.user_isp), (Connected, true));
+    let s = connected(Role::Primary, Role::Secondary, SyncSource, DiskState::UpToDate, DiskState::Inconsistent);
+    assert_eq!(admin(&s, AdminChange::PauseSync).unwrap().conn, PausedSyncS);
+}
+
+#[test]
+fn apply_isp_forgets_the_peer_pause_without_a_connection() {
+    let mut s = connected(Role::Secondary, Role::Unknown, ConnState::NetworkFailure, DiskState::Inconsistent, DiskState::DUnknown);
+    s.peer_isp = true;
+    s.user_isp = true;
+    apply_isp(&mut s);
+    assert!(!s.peer_isp);
+    assert!(s.user_isp, "the user's pause survives a lost connection, as in the C module");
+}
+
+#[test]
+fn invalidate_chooses_local_or_full_sync() {
+    use ConnState::*;
+    let sa = standalone(Role::Secondary, DiskState::UpToDate);
+    assert_eq!(AdminChange::invalidate(&sa, false), AdminChange::InvalidateLocal);
+    let ns = admin(&sa, AdminChange::InvalidateLocal).unwrap();
+    assert_eq!(ns.disk, DiskState::Inconsistent);
+    // A StandAlone Primary cannot invalidate its only data.
+    let pa = standalone(Role::Primary, DiskState::UpToDate);
+    assert_eq!(AdminChange::invalidate(&pa, false), AdminChange::InvalidateSync);
+    assert_eq!(admin(&pa, AdminChange::InvalidateSync), Err(StateRv::NeedConnection));
+    // invalidate-remote on a StandAlone Secondary needs a connection; on a StandAlone Primary
+    // it marks the peer Inconsistent.
+    assert_eq!(AdminChange::invalidate(&sa, true), AdminChange::InvalidatePeerSync);
+    assert_eq!(admin(&sa, AdminChange::InvalidatePeerSync), Err(StateRv::NeedConnection));
+    let ns = admin(&pa, AdminChange::invalidate(&pa, true)).unwrap();
+    assert_eq!(ns.pdsk, DiskState::Inconsistent);
+    // Connected: StartingSyncT makes the disk at most Outdated; StartingSyncS the peer's at
+    // most Consistent; both are cluster-wide.
+    let c = connected(Role::Secondary, Role::Primary, Connected, DiskState::UpToDate, DiskState::UpToDate);
+    assert!(AdminChange::InvalidateSync.cluster_wide(&c));
+    let t = admin(&c, AdminChange::InvalidateSync).unwrap();
+    assert_eq!((t.conn, t.disk, t.pdsk), (StartingSyncT, DiskState::Outdated, DiskState::UpToDate));
+    let s = admin(&c, AdminChange::InvalidatePeerSync).unwrap();
+    assert_eq!((s.conn, s.disk, s.pdsk), (StartingSyncS, DiskState::UpToDate, DiskState::Consistent));
+    // Not while a resync runs.
+    let st = connected(Role::Secondary, Role::Primary, SyncTarget, DiskState::Inconsistent, DiskState::UpToDate);
+    assert_eq!(admin(&st, AdminChange::InvalidateSync), Err(StateRv::ResyncRunning));
+    assert_eq!(mirror_conn(StartingSyncT), StartingSyncS);
+    assert_eq!(mirror_conn(StartingSyncS), StartingSyncT);
+    assert_eq!(mirror_conn(Connected), Connected);
+}
+
+#[test]
+fn outdate_follows_the_state_rules() {
+    // A disconnected Secondary: UpToDate -> Outdated, and the meta-data forget "was UpToDate".
+    let sa = standalone(Role::Secondary, DiskState::UpToDate);
+    let ns = admin(&sa, AdminChange::Outdate).unwrap();
+    assert_eq!(ns.disk, DiskState::Outdated);
+    let f = md_flags_for_state(MDF_CONSISTENT | MDF_WAS_UP_TO_DATE, &ns, false);
+    assert_eq!(f & (MDF_CONSISTENT | MDF_WAS_UP_TO_DATE), MDF_CONSISTENT);
+    // A StandAlone Primary needs its UpToDate data.
+    let pa = standalone(Role::Primary, DiskState::UpToDate);
+    assert_eq!(admin(&pa, AdminChange::Outdate), Err(StateRv::NoUpToDateDisk));
+    // Inconsistent data cannot be "outdated".
+    let inc = standalone(Role::Secondary, DiskState::Inconsistent);
+    assert_eq!(admin(&inc, AdminChange::Outdate), Err(StateRv::LowerThanOutdated));
+    // Connected, Outdated vanishes again (sanitize_state): nothing to do.
+    let c = connected(Role::Secondary, Role::Primary, ConnState::Connected, DiskState::UpToDate, DiskState::UpToDate);
+    assert_eq!(admin(&c, AdminChange::Outdate), Err(StateRv::NothingToDo));
+}
+
+#[test]
+fn ppsize_prints_like_the_c_module() {
+    // "32 MB (8182 bits) marked out-of-sync by on disk bit-map." for a 32 MiB disk.
+    assert_eq!(ppsize(8182 * 4), (32, 'M'));
+    assert_eq!(ppsize(9999), (9999, 'K'));
+    assert_eq!(ppsize(10000), (10, 'M'));
+    assert_eq!(ppsize(256 * 1024 * 1024), (256, 'G'));
+    assert_eq!(ppsize(u64::MAX).1, 'E');
+}
