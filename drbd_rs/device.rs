@@ -34,7 +34,7 @@ use crate::drbd_core::{
     meta::{
         MetaDisk, MetaError, Superblock, AL_EXTENT_SIZE, DRBD_MD_MAGIC_08,
         DRBD_MD_MAGIC_84_UNCLEAN, MDF_AL_CLEAN, MDF_FULL_SYNC, MD_128MB_SECT, MD_4KB_SECT,
-        MIN_FLEX_MD_DEVICE_SECTORS, MD_BLOCK_SIZE, UI_CURRENT, UI_SIZE, Layout,
+        MIN_FLEX_MD_DEVICE_SECTORS, MD_BLOCK_SIZE, AL_CONTEXT_PER_TRANSACTION, UI_CURRENT, UI_SIZE, Layout,
     },
     state::{self, ChangeFlags, DrbdRet, OpenRefusal, State, StateEnv, DRBD_MAX_BIO_SIZE_SAFE},
     uuid,
@@ -648,6 +648,8 @@ pub(crate) struct Device {
     /// Notified (with `io.st`) when a detach finished in a worker reaches Diskless.
     #[pin]
     detached: CondVar,
+    /// `al-extents` of the next attach (from its disk options).
+    al_extents: AtomicU32,
 }
 
 fn disk_at_least(a: DiskState, b: DiskState) -> bool {
@@ -725,6 +727,7 @@ impl Device {
                     ..packets::SyncParam::default()
                 }),
                 detached <- new_condvar!(),
+                al_extents: AtomicU32::new(limits::AL_EXTENTS_DEF as u32),
                 ov: crate::verify::OvState::new(),
             }),
             GFP_KERNEL,
@@ -997,7 +1000,12 @@ impl Device {
         md.flags = state::md_flags_for_state(md.flags, &ns, crashed_primary);
         md.la_size_sect = size;
         md.magic = DRBD_MD_MAGIC_84_UNCLEAN;
-        md.al_nr_extents = limits::AL_EXTENTS_DEF as u32;
+        // As many slots as asked for, but no more than the ring can describe
+        // (`drbd_al_extents_max`: all but one transaction of the ring's context).
+        let al_max = (layout.al.size_4k().saturating_sub(1) * AL_CONTEXT_PER_TRANSACTION as u64)
+            .clamp(limits::AL_EXTENTS_MIN as u64, limits::AL_EXTENTS_MAX as u64);
+        let al_extents = u64::from(self.al_extents.load(Ordering::Relaxed)).min(al_max) as u32;
+        md.al_nr_extents = al_extents;
         md.la_peer_max_bio_size = peer_max_bio;
 
         let errors = IoErrors::new(minor).map_err(|_| RetCode::Nomem)?;
@@ -1024,7 +1032,7 @@ impl Device {
             layout,
             md_file.clone(),
             host,
-            limits::AL_EXTENTS_DEF as usize,
+            al_extents as usize,
             ring.next_tr,
         )
         .map_err(|_| RetCode::Nomem)?;
@@ -2505,6 +2513,11 @@ impl Device {
             total * 4,
             total
         );
+    }
+
+    /// Sets `al-extents` for the next attach (the running activity log keeps its size).
+    pub(crate) fn set_al_extents(&self, n: u32) {
+        self.al_extents.store(n, Ordering::Relaxed);
     }
 
     /// Activity-log transactions and bitmap blocks written since attach.

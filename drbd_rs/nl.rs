@@ -1846,6 +1846,7 @@ fn attach(ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {
     let on_io_error =
         abi::OnIoError::from_raw(conf.num(6) as u32).unwrap_or(abi::OnIoError::Detach);
     let os = dev.state();
+    dev.set_al_extents(conf.num(10) as u32);
     let r = dev.attach(lower, meta, conf.num(3) as u32 as i32, on_io_error);
     let ns = dev.state();
     if r.is_ok() {

@@ -124,6 +124,8 @@ scenarios=(
     "resync-scattered tool=drbdsetup-84 module=drbd_rs"
     "resync-scattered tool=drbdsetup-84 module0=drbd_rs module1=drbd"
     "resync-scattered tool=drbdsetup-84 module0=drbd module1=drbd_rs"
+    "crash-al-eviction tool=drbdsetup-84 module=drbd"
+    "crash-al-eviction tool=drbdsetup-84 module=drbd_rs"
     "crash-primary tool=drbdsetup-84 module=drbd"
     "crash-primary tool=drbdsetup-84 module=drbd_rs"
     "crash-primary tool=drbdsetup-84 module0=drbd_rs module1=drbd"
