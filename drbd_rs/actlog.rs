@@ -28,7 +28,7 @@ use kernel::{
 
 use crate::drbd_core::{
     al::{self, ActiveSet, AlPlanError, AlSlot, Replay},
-    meta::{AlTransaction, Layout, AL_CONTEXT_PER_TRANSACTION, MD_BLOCK_SIZE},
+    meta::{AlTransaction, Layout, AL_CONTEXT_PER_TRANSACTION, LC_FREE, MD_BLOCK_SIZE},
 };
 use crate::sys::{
     bdev::{BdevFile, MdBlock},
@@ -234,7 +234,12 @@ impl ActivityLog {
             st.set.clear();
             (core::mem::take(&mut st.pending), st.transactions)
         };
-        let md = self.md.lock().take();
+        // Under `bm_io`: a bitmap write or transaction in progress finishes first, and none
+        // starts afterwards (they look the device up under the same lock).
+        let md = {
+            let _io = self.bm_io.lock();
+            self.md.lock().take()
+        };
         if let Some((_, host)) = md {
             for rq in pending.into_iter() {
                 host.continue_write(rq, None);
@@ -246,6 +251,20 @@ impl ActivityLog {
         }
         self.bufs.lock().take();
         n
+    }
+
+    /// Calls `f` for every active extent that writes still reference (the transfer log keeps
+    /// references until the peer's barrier ack).
+    pub(crate) fn referenced_extents(&self, mut f: impl FnMut(u32)) {
+        // `f` runs without the (interrupt-safe) state lock, which must not be held while
+        // taking the bitmap's lock.
+        let n = self.state.lock().set.len();
+        for i in 0..n {
+            let slot = self.state.lock().set.slot(i);
+            if let Some(s) = slot.filter(|s| s.refs > 0 && s.extent != LC_FREE) {
+                f(s.extent);
+            }
+        }
     }
 
     /// Activity-log transactions and bitmap blocks written so far (`al:` and `bm:` of
@@ -271,11 +290,15 @@ impl ActivityLog {
         durable: bool,
     ) -> Result {
         let blocks = self.layout.bm_sectors() / BLOCK_SECTORS;
+        if blocks == 0 || first_block >= blocks {
+            return Ok(());
+        }
+        let end = last_block.min(blocks - 1);
         let mut r = Ok(());
-        for b in first_block..=last_block.min(blocks.saturating_sub(1)) {
+        for b in first_block..=end {
             host.bitmap_block(b, buf);
             let sector = self.layout.bm_sector() + b * BLOCK_SECTORS;
-            let last = b == last_block.min(blocks.saturating_sub(1));
+            let last = b == end;
             self.bm_writes.fetch_add(1, Ordering::Relaxed);
             if let Err(e) = md.write_block(sector, buf, durable && last) {
                 r = Err(e);
@@ -287,15 +310,13 @@ impl ActivityLog {
     /// Writes the whole in-memory bitmap of `bits` bits to the meta-data (after a bitmap
     /// exchange, at the end of a resync, at detach); through to stable storage.
     pub(crate) fn write_bitmap(&self, bits: u64) -> Result {
+        let mut buf = MdBlock::new()?;
+        let last = bits.div_ceil(BITS_PER_BM_BLOCK).max(1) - 1;
+        let _io = self.bm_io.lock();
         let Some((md, host)) = self.md() else {
             return Ok(());
         };
-        let mut buf = MdBlock::new()?;
-        let last = bits.div_ceil(BITS_PER_BM_BLOCK).max(1) - 1;
-        let r = {
-            let _io = self.bm_io.lock();
-            self.write_bitmap_blocks(&md, &*host, &mut buf, 0, last, true)
-        };
+        let r = self.write_bitmap_blocks(&md, &*host, &mut buf, 0, last, true);
         if r.is_err() {
             pr_err!("drbd{}: writing the bitmap failed\n", self.minor);
             host.md_io_error();
@@ -358,23 +379,34 @@ impl ActivityLog {
                     }
                 }
             };
-            this.write_transaction(&plan);
-            let mut st = this.state.lock();
-            st.set.commit(&plan);
-            st.transactions += 1;
+            if this.write_transaction(&plan) {
+                let mut st = this.state.lock();
+                st.set.commit(&plan);
+                st.transactions += 1;
+            } else {
+                // Not on disk: the extents do not enter the log (the evicted ones left it in
+                // memory only, which is safe: the ring on disk still names them). The request
+                // goes on unprotected, its blocks marked out of sync, and the failed
+                // meta-data write detaches the disk.
+                let rq = this.state.lock().pending.remove(0).ok();
+                if let (Some(rq), Some((_, host))) = (rq, this.md()) {
+                    host.continue_write(rq, None);
+                }
+            }
         }
     }
 
-    /// Writes out the bitmap blocks of the extents `plan` evicts, then the transaction.
-    fn write_transaction(&self, plan: &al::AlPlan) {
+    /// Writes out the bitmap blocks of the extents `plan` evicts, then (only if they are on
+    /// disk) the transaction. Returns whether both reached the meta-data.
+    fn write_transaction(&self, plan: &al::AlPlan) -> bool {
+        let _io = self.bm_io.lock();
         let Some((md, host)) = self.md() else {
-            return;
+            return false;
         };
         let Some(mut bufs) = self.bufs.lock().take() else {
-            return;
+            return false;
         };
         let mut failed = false;
-        let bm_io = self.bm_io.lock();
         for e in plan.evicted() {
             let b = u64::from(e) * al::BITS_PER_AL_EXTENT / BITS_PER_BM_BLOCK;
             if self
@@ -383,6 +415,15 @@ impl ActivityLog {
             {
                 failed = true;
             }
+        }
+        if failed {
+            pr_err!(
+                "drbd{}: writing the bitmap of an evicted extent failed; activity log transaction not written\n",
+                self.minor
+            );
+            host.md_io_error();
+            *self.bufs.lock() = Some(bufs);
+            return false;
         }
         let tr = {
             let st = self.state.lock();
@@ -395,7 +436,6 @@ impl ActivityLog {
             }
             nr
         };
-        drop(bm_io);
         let sector = self.layout.al_transaction_sector(tr);
         if md.write_block(sector, &bufs.block, true).is_err() {
             failed = true;
@@ -409,6 +449,7 @@ impl ActivityLog {
             host.md_io_error();
         }
         *self.bufs.lock() = Some(bufs);
+        !failed
     }
 }
 
@@ -447,6 +488,9 @@ pub(crate) fn replay(
             Ok(()) => AlTransaction::decode(&buf[..])
                 .ok()
                 .map(|t| t.header().tr_number),
+            // A torn block is no transaction, but an unreadable one may be the newest: a
+            // replay cannot go on without it.
+            Err(e) if apply => return Err(e),
             Err(_) => None,
         };
         tr.push(t, GFP_KERNEL)?;

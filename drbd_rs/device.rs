@@ -339,12 +339,10 @@ impl DeviceIo {
         };
         let bytes = rq.bytes();
         self.enter_app_write();
-        let req = match Req::new(rq, s.conn.clone(), vnr, true, al_ref) {
-            Ok(r) => r,
-            Err(_) => {
-                self.app_inflight.fetch_sub(1, Ordering::SeqCst);
-                return;
-            }
+        // On failure the `Req` was dropped inside `Req::new`: that ended the request with an
+        // error and left the resync interlock (`app_write_done`).
+        let Ok(req) = Req::new(rq, s.conn.clone(), vnr, true, al_ref) else {
+            return;
         };
         if let Some(lower) = lower {
             lower.submit_request(req.clone());
@@ -1004,7 +1002,9 @@ impl Device {
         // (`drbd_al_extents_max`: all but one transaction of the ring's context).
         let al_max = (layout.al.size_4k().saturating_sub(1) * AL_CONTEXT_PER_TRANSACTION as u64)
             .clamp(limits::AL_EXTENTS_MIN as u64, limits::AL_EXTENTS_MAX as u64);
-        let al_extents = u64::from(self.al_extents.load(Ordering::Relaxed)).min(al_max) as u32;
+        let al_extents = u64::from(self.al_extents.load(Ordering::Relaxed))
+            .min(al_max)
+            .max(limits::AL_EXTENTS_MIN as u64) as u32;
         md.al_nr_extents = al_extents;
         md.la_peer_max_bio_size = peer_max_bio;
 
@@ -1023,10 +1023,9 @@ impl Device {
         let host: Arc<dyn AlHost> = self.io.clone();
         let (bits, grew) =
             self.load_bitmap(&md_file, &layout, sb.la_size_sect, size, unclean, &mut md)?;
-        let ring = actlog::replay(&md_file, &layout, false, |_| {}).unwrap_or(actlog::ReplayResult {
-            next_tr: 0,
-            transactions: 0,
-        });
+        // Numbering must continue after the ring's newest transaction, or a later replay
+        // would order ours before stale ones.
+        let ring = actlog::replay(&md_file, &layout, false, |_| {}).map_err(|_| RetCode::Nomem)?;
         let al = ActivityLog::new(
             minor,
             layout,
@@ -1268,8 +1267,15 @@ impl Device {
                 let _ = workqueue::system_long().enqueue(w);
             }
             // `pin_init!` consumed the `Ldev`, and dropping it waited for its I/O: finish
-            // here (the superblock cannot be written back any more; it stays marked in use).
-            Err(_) => self.finish_diskless(),
+            // here (the superblock cannot be written back any more; it stays marked in use,
+            // so the next attach replays the activity log). The log lets go of the devices.
+            Err(_) => {
+                let al = self.io.st.lock().al.take();
+                if let Some(al) = al {
+                    al.close();
+                }
+                self.finish_diskless()
+            }
         }
         Ok(StateRv::Success)
     }
@@ -1350,7 +1356,18 @@ impl Device {
             st.errors = None;
             (st.size_sectors, st.al.take())
         };
+        // Writes the peer has not acknowledged by a barrier ack yet (protocols A and B end
+        // requests earlier) still hold their extents: once the log is closed nothing covers
+        // them, so their whole extents go into the bitmap.
         let bits = self.io.bm.lock().bits;
+        ldev.al.referenced_extents(|e| {
+            let (a, b) = crate::drbd_core::al::extent_bits(e, bits);
+            if a < b {
+                let mut bm = self.io.bm.lock();
+                let n = bm.bits;
+                oos::change_bits(&mut bm.words, n, a, b - 1, true);
+            }
+        });
         if ldev.al.write_bitmap(bits).is_err() {
             ldev.sb.flags |= MDF_FULL_SYNC;
         }

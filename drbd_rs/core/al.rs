@@ -159,7 +159,22 @@ impl<S: core::ops::DerefMut<Target = [AlSlot]>> ActiveSet<S> {
 
     /// Writes in flight, summed over all extents (each write counts once per extent).
     pub fn refs(&self) -> u64 {
-        self.slots.iter().map(|s| u64::from(s.refs)).sum()
+        self.slots[..self.nr()].iter().map(|s| u64::from(s.refs)).sum()
+    }
+
+    /// Number of slots in use by the set.
+    pub fn len(&self) -> usize {
+        self.nr()
+    }
+
+    /// Whether the set has no slots.
+    pub fn is_empty(&self) -> bool {
+        self.nr() == 0
+    }
+
+    /// Slot `i`, if it exists.
+    pub fn slot(&self, i: usize) -> Option<AlSlot> {
+        self.slots[..self.nr()].get(i).copied()
     }
 
     /// Takes a reference on every extent of `first..=last` if all of them are active (the fast
