@@ -67,6 +67,25 @@ attach_loopback_pair() {
 # The line of /proc/drbd for a minor, e.g. "0: cs:Connected ro:Primary/Secondary ds:...".
 proc_line() { grep -E "^ *$1: " /proc/drbd; }
 
+# proc_counter MINOR NAME: a counter of the minor's second /proc/drbd line (ns, nr, dw, dr, al,
+# bm, oos, ...), e.g. `proc_counter 0 oos` for the KiB out of sync.
+proc_counter() {
+    sed -n "/^ *$1: cs:/{n;p}" /proc/drbd | tr ' ' '\n' | sed -n "s/^$2:\([0-9]*\)$/\1/p"
+}
+
+# al_bits_of_copy DEV SIZE_MB: what `drbdmeta apply-al` makes of DEV's internal meta-data, without
+# touching DEV: the last 8 MiB (meta-data of disks up to a few GiB) are copied into a sparse file
+# of DEV's size, the activity log is applied there, and the bits then set are printed.
+al_bits_of_copy() {
+    truncate -s "$2M" /tmp/md-copy
+    dd if="$1" of=/tmp/md-copy bs=1M skip=$(($2 - 8)) seek=$(($2 - 8)) count=8 conv=notrunc 2>/dev/null ||
+        fail "copying the meta-data of $1 failed"
+    run "$DRBDMETA" --force 0 v08 /tmp/md-copy internal apply-al >&2
+    "$DRBDMETA" --force 0 v08 /tmp/md-copy internal dump-md 2>/dev/null |
+        sed -n 's/^# bits-set \([0-9]*\);/\1/p'
+    rm -f /tmp/md-copy
+}
+
 # wait_for SECONDS DESCRIPTION COMMAND...: polls COMMAND until it succeeds.
 wait_for() {
     secs=$1 what=$2; shift 2

@@ -14,23 +14,17 @@
 # restart: node0
 SEED=4711 N=100 SLOTS=67
 EXPECT_BITS=$(( (N - SLOTS) + SLOTS * 1024 ))
-oos_kb() { sed -n '/^ *0: cs:/{n;p}' /proc/drbd | sed -n 's/.*oos:\([0-9]*\).*/\1/p'; }
 
 load_drbd
 drbdsetup new-resource r0
 drbdsetup new-minor r0 0 0
 
 if [ "$BOOT" = 2 ]; then
-    truncate -s 1G /tmp/md-copy
-    dd if=/dev/vda of=/tmp/md-copy bs=1M skip=1016 seek=1016 count=8 conv=notrunc 2>/dev/null
-    run "$DRBDMETA" --force 0 v08 /tmp/md-copy internal apply-al
-    al_bits=$("$DRBDMETA" --force 0 v08 /tmp/md-copy internal dump-md 2>/dev/null |
-        sed -n 's/^# bits-set \([0-9]*\);/\1/p')
-    rm -f /tmp/md-copy
+    al_bits=$(al_bits_of_copy /dev/vda 1024)
     log "drbdmeta apply-al on a copy: $al_bits bits set"
     [ "$DRBD_MODULE" = drbd ] && run "$DRBDMETA" --force 0 v08 /dev/vda internal apply-al
     drbdsetup attach 0 /dev/vda /dev/vda internal --al-extents=$SLOTS
-    oos=$(oos_kb)
+    oos=$(proc_counter 0 oos)
     echo "AL-EVICTION-CRASH oos $oos KB after attach, drbdmeta $al_bits bits, expected $EXPECT_BITS bits"
     [ "$al_bits" = "$EXPECT_BITS" ] || fail "drbdmeta's apply-al set $al_bits bits, expected $EXPECT_BITS"
     [ "$oos" = $((EXPECT_BITS * 4)) ] || fail "oos:$oos KB after attach, expected $((EXPECT_BITS * 4))"
@@ -50,7 +44,7 @@ fi
 create_md 0 /dev/vda
 drbdsetup attach 0 /dev/vda /dev/vda internal --al-extents=$SLOTS
 drbdsetup new-current-uuid --clear-bitmap 0
-[ "$(oos_kb)" = 0 ] || fail "oos:$(oos_kb) KB after new-current-uuid --clear-bitmap"
+[ "$(proc_counter 0 oos)" = 0 ] || fail "oos:$(proc_counter 0 oos) KB after new-current-uuid --clear-bitmap"
 drbdsetup primary 0 --force
 i=0
 while [ $i -lt $N ]; do
@@ -59,7 +53,7 @@ while [ $i -lt $N ]; do
     i=$((i + 1))
 done
 log "$(proc_line 0)"
-[ "$(oos_kb)" = $((N * 4)) ] || fail "oos:$(oos_kb) KB after $N single-block writes"
+[ "$(proc_counter 0 oos)" = $((N * 4)) ] || fail "oos:$(proc_counter 0 oos) KB after $N single-block writes"
 echo "DRBDRS-KILL-ME"
 sleep 60
 fail "the host did not kill this node"

@@ -26,21 +26,15 @@ drbdsetup new-minor r0 0 0
 
 if [ "$NODE" = 0 ] && [ "$BOOT" = 2 ]; then
     log "restarted after the crash"
-    # What drbdmeta makes of the activity log the module left: apply it on a copy of the
-    # meta-data (the last 8 MiB of the disk, in a sparse file of the disk's size) and count
-    # the bits. The module's own view after attach must be the same.
-    truncate -s 128M /tmp/md-copy
-    dd if=/dev/vda of=/tmp/md-copy bs=1M skip=120 seek=120 count=8 conv=notrunc 2>/dev/null
-    run "$DRBDMETA" --force 0 v08 /tmp/md-copy internal apply-al
-    al_bits=$("$DRBDMETA" --force 0 v08 /tmp/md-copy internal dump-md 2>/dev/null |
-        sed -n 's/^# bits-set \([0-9]*\);/\1/p')
-    rm -f /tmp/md-copy
+    # What drbdmeta makes of the activity log the module left (applied on a copy); the
+    # module's own view after attach must be the same.
+    al_bits=$(al_bits_of_copy /dev/vda 128)
     log "drbdmeta apply-al on a copy: $al_bits bits set"
     [ -n "$al_bits" ] && [ "$al_bits" -gt 0 ] || fail "drbdmeta found no activity log to apply"
     [ "$DRBD_MODULE" = drbd ] && run "$DRBDMETA" --force 0 v08 /dev/vda internal apply-al
     drbdsetup attach 0 /dev/vda /dev/vda internal
     log "$(proc_line 0)"
-    oos=$(sed -n '/^ *0: cs:/{n;p}' /proc/drbd | sed -n 's/.*oos:\([0-9]*\).*/\1/p')
+    oos=$(proc_counter 0 oos)
     [ "$oos" = $((al_bits * 4)) ] ||
         fail "after attach oos:$oos KB, but drbdmeta's apply-al set $al_bits bits ($((al_bits * 4)) KB)"
     if [ "$DRBD_MODULE" = drbd_rs ]; then

@@ -20,7 +20,7 @@ drbdsetup disconnect $A1 $A0
 wait_for 60 "r0 lost its peer" proc_has 0 'cs:(WFConnection|Unconnected|BrokenPipe|NetworkFailure|TearDown)'
 testdata write /dev/drbd0 --seed 82 --offset 8M --size 8M
 log "$(proc_line 0)"
-oos=$(sed -n '/^ *0: cs:/{n;p}' /proc/drbd | sed -n 's/.*oos:\([0-9]*\).*/\1/p')
+oos=$(proc_counter 0 oos)
 [ "$oos" = 8192 ] || fail "oos:$oos KB after 8 MiB written while disconnected"
 drbdsetup secondary 0
 gi_kernel=$("$DRBDSETUP" get-gi 0) || fail "get-gi failed"
@@ -41,7 +41,7 @@ uuids_sans_role() { echo "$1" | cut -d: -f1-4 | sed 's/^\(...............\)./\1/
 drbdsetup new-resource r0
 drbdsetup new-minor r0 0 0
 drbdsetup attach 0 /dev/vda /dev/vda internal
-oos=$(sed -n '/^ *0: cs:/{n;p}' /proc/drbd | sed -n 's/.*oos:\([0-9]*\).*/\1/p')
+oos=$(proc_counter 0 oos)
 [ "$oos" = 8192 ] || fail "oos:$oos KB after re-attach; the on-disk bitmap had 8192 KB"
 drbdsetup primary 0
 drbdsetup connect r0 $A0 $A1 --protocol=C

@@ -13,9 +13,6 @@ SEED=777 COUNT=2560 SPAN=1000M
 me=192.0.2.$((NODE + 1)) peer=192.0.2.$((2 - NODE))
 A="ipv4:$me:7789 ipv4:$peer:7789"
 
-# ns: of minor 0 (KiB sent over the network), from the line after the minor's in /proc/drbd.
-ns_kb() { sed -n '/^ *0: cs:/{n;p}' /proc/drbd | sed -n 's/.*ns:\([0-9]*\).*/\1/p'; }
-
 load_drbd
 create_md 0 /dev/vda
 drbdsetup new-resource r0
@@ -31,14 +28,14 @@ if [ "$NODE" = 0 ]; then
     drbdsetup primary 0
     drbdsetup disconnect $A
     testdata scatter /dev/drbd0 --seed $SEED --count $COUNT --span $SPAN
-    oos=$(sed -n '/^ *0: cs:/{n;p}' /proc/drbd | sed -n 's/.*oos:\([0-9]*\).*/\1/p')
+    oos=$(proc_counter 0 oos)
     log "disconnected writes: oos:$oos KB"
     [ "$oos" = $((COUNT * 4)) ] || fail "oos:$oos KB after writing $COUNT distinct 4 KiB blocks"
-    before=$(ns_kb)
+    before=$(proc_counter 0 ns)
     drbdsetup connect r0 $A --protocol=C
     wait_for 120 "resync started or done" proc_has 0 'cs:(SyncSource|Connected)'
     wait_synced 0 300
-    after=$(ns_kb)
+    after=$(proc_counter 0 ns)
     line=$(dmesg | grep "Began resync as SyncSource" | tail -1)
     log "$line"
     bits=$(echo "$line" | sed -n 's/.*\[\([0-9]*\) bits set\].*/\1/p')
