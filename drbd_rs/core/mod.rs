@@ -5,6 +5,7 @@
 
 pub mod al;
 pub mod bitmap_codec;
+pub mod conflict;
 pub mod genl;
 pub mod meta;
 pub mod oos;

@@ -9,6 +9,8 @@
 pub mod al;
 #[path = "../../../drbd_rs/core/bitmap_codec.rs"]
 pub mod bitmap_codec;
+#[path = "../../../drbd_rs/core/conflict.rs"]
+pub mod conflict;
 #[path = "../../../drbd_rs/core/genl.rs"]
 pub mod genl;
 #[path = "../../../drbd_rs/core/meta.rs"]
