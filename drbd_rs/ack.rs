@@ -127,14 +127,18 @@ fn handle(s: &Arc<Session>, vnr: u16, p: Packet<'_>) -> Result<(), Failure> {
                 conn_err!(s.conn, "{} for unknown volume {}\n", cmd.name(), vnr);
                 return Err(Failure::ProtocolError);
             };
+            // Every block ack counts for the peer's sequence (`update_peer_seq`): a peer write
+            // numbered after it is judged only once it was processed.
+            s.update_peer_seq(a.seq_num);
             match cmd {
-                Command::WriteAck | Command::RecvAck | Command::Superseded | Command::RetryWrite
+                // Verdicts on our writes; for a resync block id too, which finds no write.
+                Command::Superseded | Command::RetryWrite => {
+                    s.got_write_ack(vnr, cmd, a.block_id, a.sector)?;
+                }
+                Command::WriteAck | Command::RecvAck | Command::NegAck
                     if a.block_id != ID_SYNCER =>
                 {
-                    s.got_write_ack(vnr, a.block_id, a.sector, true)?;
-                }
-                Command::NegAck if a.block_id != ID_SYNCER => {
-                    s.got_write_ack(vnr, a.block_id, a.sector, false)?;
+                    s.got_write_ack(vnr, cmd, a.block_id, a.sector)?;
                 }
                 Command::RsIsInSync => crate::verify::got_is_in_sync(s, &dev, a.sector, a.blksize)?,
                 Command::OvResult => {

@@ -23,11 +23,12 @@ use core::fmt;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use kernel::{
     prelude::*,
-    sync::{new_condvar, new_mutex, Arc, CondVar, Mutex},
+    sync::{new_condvar, new_mutex, new_spinlock, Arc, CondVar, Mutex, SpinLock},
 };
 
 use crate::device::Device;
 use crate::drbd_core::{
+    conflict::PeerSeq,
     genl::{AfterSb, ConnState, DrbdState},
     packets::{
         AuthChallenge, AuthResponse, ConnectionFeatures, FeatureNegotiation, Packet, Protocol, CF_DISCARD_MY_DATA, CF_DRY_RUN, CHALLENGE_LEN,
@@ -287,6 +288,13 @@ pub(crate) struct Session {
     /// Notified when a peer write completes.
     #[pin]
     pub(crate) rx_cv: CondVar,
+    /// The newest of the peer's sequence numbers processed here (`peer_seq`; only the node
+    /// that resolves conflicts keeps it).
+    #[pin]
+    peer_seq: SpinLock<PeerSeq>,
+    /// Notified when `peer_seq` grows or the session fails.
+    #[pin]
+    peer_seq_cv: CondVar,
 }
 
 impl Session {
@@ -327,8 +335,12 @@ impl Session {
         }
         self.data.shutdown();
         self.meta.shutdown();
-        let _g = self.st_reply.lock();
-        self.st_reply_cv.notify_all();
+        {
+            let _g = self.st_reply.lock();
+            self.st_reply_cv.notify_all();
+        }
+        let _g = self.peer_seq.lock();
+        self.peer_seq_cv.notify_all();
     }
 
     fn sock(&self, s: Sock) -> &TcpStream {
@@ -446,13 +458,72 @@ impl Session {
         block_id: u64,
         blksize: u32,
     ) -> Result {
+        // The number is taken under the socket's lock, so acks leave in the order of their
+        // numbers: a resolving peer that saw ack k has seen every ack before it.
+        let _g = self.meta_tx.lock();
         let a = crate::drbd_core::packets::BlockAck {
             sector,
             block_id,
             blksize,
             seq_num: self.next_ack_seq(),
         };
-        self.send_meta(vnr, &Packet::BlockAck(cmd, a))
+        self.send_unlocked(Sock::Meta, vnr, &Packet::BlockAck(cmd, a))
+    }
+
+    /// A block ack numbered `seq` was processed (`update_peer_seq`; the resolver only).
+    pub(crate) fn update_peer_seq(&self, seq: u32) {
+        if !self.resolve_conflicts {
+            return;
+        }
+        let grew = self.peer_seq.lock().update(seq);
+        if grew {
+            self.peer_seq_cv.notify_all();
+        }
+    }
+
+    /// Before judging a peer write numbered `seq` (`wait_for_and_update_peer_seq`): on the
+    /// resolver, with two Primaries, waits until every ack the peer numbered before it was
+    /// processed, at most `ping-timeout`; then the session fails ("Timed out waiting for
+    /// missing ack packets; disconnecting"). Without two Primaries it only counts the number.
+    pub(crate) fn wait_for_peer_seq(&self, minor: u32, seq: u32) -> Result<(), Failure> {
+        if !self.resolve_conflicts {
+            return Ok(());
+        }
+        let (two_primaries, timeo_ms) = {
+            let st = self.conn.settings.lock();
+            (st.two_primaries, st.ping_timeo_ms())
+        };
+        let mut g = self.peer_seq.lock();
+        if !two_primaries {
+            g.update(seq);
+            return Ok(());
+        }
+        let mut left = kernel::time::msecs_to_jiffies(timeo_ms);
+        loop {
+            if g.may_process(seq) {
+                return Ok(());
+            }
+            if self.is_failed() {
+                return Err(self.failure());
+            }
+            match self.peer_seq_cv.wait_interruptible_timeout(&mut g, left) {
+                kernel::sync::CondVarTimeoutResult::Woken { jiffies } => left = jiffies,
+                kernel::sync::CondVarTimeoutResult::Signal { .. } => {
+                    return Err(Failure::NetworkFailure);
+                }
+                kernel::sync::CondVarTimeoutResult::Timeout => {
+                    if g.may_process(seq) {
+                        return Ok(());
+                    }
+                    drop(g);
+                    pr_err!(
+                        "drbd{}: Timed out waiting for missing ack packets; disconnecting\n",
+                        minor
+                    );
+                    return Err(Failure::NetworkFailure);
+                }
+            }
+        }
     }
 
     /// The next sequence number for an ack.
@@ -1039,6 +1110,8 @@ impl Connection {
                 protocol: st.protocol,
                 rx <- new_mutex!(crate::peer_io::RxEpoch::default()),
                 rx_cv <- new_condvar!(),
+                peer_seq <- new_spinlock!(PeerSeq::new()),
+                peer_seq_cv <- new_condvar!(),
             }),
             GFP_KERNEL,
         )

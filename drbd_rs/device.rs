@@ -21,7 +21,10 @@
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use kernel::{
     prelude::*,
-    sync::{new_condvar, new_mutex, new_spinlock, Arc, CondVar, Mutex, SpinLock},
+    sync::{
+        new_condvar, new_mutex, new_spinlock, new_spinlock_irq, Arc, CondVar, Mutex, SpinLock,
+        SpinLockIrq,
+    },
     workqueue::{self, impl_has_work, new_work, Work, WorkItem},
 };
 
@@ -36,11 +39,12 @@ use crate::drbd_core::{
         DRBD_MD_MAGIC_84_UNCLEAN, MDF_AL_CLEAN, MDF_FULL_SYNC, MD_128MB_SECT, MD_4KB_SECT,
         MIN_FLEX_MD_DEVICE_SECTORS, MD_BLOCK_SIZE, AL_CONTEXT_PER_TRANSACTION, UI_CURRENT, UI_SIZE, Layout,
     },
-    state::{self, ChangeFlags, DrbdRet, OpenRefusal, State, StateEnv, DRBD_MAX_BIO_SIZE_SAFE},
+    state::{self, ChangeFlags, DrbdRet, NetEnv, OpenRefusal, State, StateEnv, DRBD_MAX_BIO_SIZE_SAFE},
     uuid,
 };
 use crate::actlog::{self, ActivityLog, AlHost, AlRef, Begin};
 use crate::request::Req;
+use crate::writes::{self, InFlight, Ready};
 
 #[path = "admin.rs"]
 mod admin;
@@ -100,12 +104,18 @@ struct IoState {
     errors: Option<Arc<IoErrors>>,
 }
 
-/// How far a write got with the activity log.
+/// How far a write got with the activity log and the writes in flight.
 enum AlStage {
-    /// Not asked yet.
+    /// Not asked yet (from `queue_rq`).
     Begin,
+    /// A postponed write starting again (`P_RETRY_WRITE`): like `Begin`, but not counted
+    /// again in the statistics.
+    Restart,
     /// Its extents are active (or it goes on without the log: `None`).
     Ready(Option<AlRef>),
+    /// It was parked behind an overlapping write and may go now: it is registered among the
+    /// writes in flight under this id.
+    Started(u64, Option<AlRef>),
 }
 
 /// The part of a device the gendisk callbacks use; the gendisk holds a reference to it.
@@ -145,6 +155,33 @@ struct DeviceIo {
     app_waiting: AtomicU32,
     rs_reads: AtomicU32,
     rs_outstanding: AtomicU32,
+    /// Writes in flight while replicated, for conflict detection (`crate::writes`).
+    #[pin]
+    writes: InFlight,
+    /// Starts parked and restarted writes in process context.
+    #[pin]
+    writes_work: Work<DeviceIo>,
+    /// This object, for queueing `writes_work` from `&self`; set by [`Device::new`] and
+    /// taken by the `Device`'s drop (which breaks the cycle; no I/O comes after it).
+    #[pin]
+    me: SpinLockIrq<Option<Arc<DeviceIo>>>,
+}
+
+impl_has_work! {
+    impl HasWork<Self> for DeviceIo { self.writes_work }
+}
+
+impl WorkItem for DeviceIo {
+    type Pointer = Arc<DeviceIo>;
+
+    fn run(this: Arc<DeviceIo>) {
+        while let Some(r) = this.writes.take_ready() {
+            match r {
+                Ready::Parked(id, rq, al) => this.dispatch(rq, AlStage::Started(id, al)),
+                Ready::Restart(rq) => this.dispatch(rq, AlStage::Restart),
+            }
+        }
+    }
 }
 
 /// The out-of-sync bitmap's storage.
@@ -173,6 +210,12 @@ impl DiskOps for DeviceIo {
 
     fn queue_rq(&self, rq: IoRequest) {
         self.dispatch(rq, AlStage::Begin);
+    }
+
+    fn freed(&self) {
+        // No request is left to start: the work item's reference cycle can go.
+        let me = self.me.lock().take();
+        drop(me);
     }
 }
 
@@ -227,6 +270,9 @@ impl DeviceIo {
                     rq.sector(),
                     rq.bytes() >> 9
                 );
+            }
+            if let AlStage::Started(id, _) = stage {
+                self.end_write(id);
             }
             return rq.end(BlkStatus::IOERR);
         }
@@ -310,14 +356,19 @@ impl DeviceIo {
         al: Option<&Arc<ActivityLog>>,
         stage: AlStage,
     ) {
+        let mut started = None;
         let (rq, al_ref) = match (lower, stage, al) {
+            (_, AlStage::Started(id, r), _) => {
+                started = Some(id);
+                (rq, r)
+            }
             (None, _, _) => (rq, None),
             (Some(_), AlStage::Ready(r), _) => (rq, r),
-            (Some(_), AlStage::Begin, Some(al)) => match al.begin(rq) {
+            (Some(_), AlStage::Begin | AlStage::Restart, Some(al)) => match al.begin(rq) {
                 Begin::Go(rq, r) => (rq, r),
                 Begin::Queued => return,
             },
-            (Some(_), AlStage::Begin, None) => (rq, None),
+            (Some(_), AlStage::Begin | AlStage::Restart, None) => (rq, None),
         };
         // A local write the activity log does not cover is marked out of sync before it
         // starts: the bit reaches the disk with the bitmap, so a crash cannot hide it.
@@ -327,7 +378,14 @@ impl DeviceIo {
         let session = self.replicating_session();
         let (s, vnr) = match (session, lower) {
             (Some(x), _) if rq.op() != ReqOp::WriteZeroes || lower.is_none() => x,
-            (_, Some(lower)) => {
+            (_, lower) => {
+                // Not replicated (any more): no conflict to avoid.
+                if let Some(id) = started {
+                    self.end_write(id);
+                }
+                let Some(lower) = lower else {
+                    return rq.end(BlkStatus::IOERR);
+                };
                 // Out of sync before the write starts, while its extents are active: the bit
                 // is on disk (with the bitmap block written when the extent leaves the log)
                 // or its extent is in the log, so the reference is not needed any longer.
@@ -335,17 +393,28 @@ impl DeviceIo {
                 drop(al_ref);
                 return lower.submit(rq);
             }
-            (_, None) => return rq.end(BlkStatus::IOERR),
+        };
+        // No two overlapping writes are in flight at once (`complete_conflicting_writes`):
+        // one that overlaps a write still in flight, ours or the peer's, waits for it, parked
+        // (the hardware context goes on), and comes back through the work item.
+        let (ws_id, rq, al_ref) = match started {
+            Some(id) => (id, rq, al_ref),
+            None => match self.writes.begin_local(rq, al_ref) {
+                writes::Begin::Go(id, rq, al) => (id, rq, al),
+                writes::Begin::Parked => return,
+            },
         };
         let bytes = rq.bytes();
         self.enter_app_write();
         // On failure the `Req` was dropped inside `Req::new`: that ended the request with an
-        // error and left the resync interlock (`app_write_done`).
-        let Ok(req) = Req::new(rq, s.conn.clone(), vnr, true, al_ref) else {
+        // error, left the resync interlock (`app_write_done`) and the writes in flight.
+        let Ok(req) = Req::new(rq, s.conn.clone(), vnr, true, al_ref, ws_id) else {
             return;
         };
-        if let Some(lower) = lower {
-            lower.submit_request(req.clone());
+        match lower {
+            Some(lower) => lower.submit_request(req.clone()),
+            // No local write to wait for.
+            None => self.writes.set_local_done(ws_id),
         }
         if s.send_write(vnr, &req, s.protocol).is_err() {
             if lower.is_some() {
@@ -397,7 +466,7 @@ impl DeviceIo {
         };
         match (peer, lower) {
             (Some((s, vnr)), _) => {
-                let Ok(req) = Req::new(rq, s.conn.clone(), vnr, false, None) else {
+                let Ok(req) = Req::new(rq, s.conn.clone(), vnr, false, None, 0) else {
                     return;
                 };
                 if s.send_read(vnr, &req).is_err() {
@@ -467,6 +536,23 @@ impl DeviceIo {
     pub(crate) fn oos_weight(&self) -> u64 {
         let bm = self.bm.lock();
         oos::weight(&bm.words, bm.bits)
+    }
+
+    /// Local write `id` left the writes in flight; parked writes it held may go now.
+    fn end_write(&self, id: u64) {
+        if self.writes.end(id) {
+            self.kick_writes();
+        }
+    }
+
+    /// Has the work item start the writes that are ready. May be called in interrupt
+    /// context.
+    fn kick_writes(&self) {
+        let me = self.me.lock().clone();
+        if let Some(me) = me {
+            // Already queued: the queued run takes these too.
+            let _ = workqueue::system_long().enqueue(me);
+        }
     }
 }
 
@@ -667,6 +753,7 @@ const DISKLESS_LIMITS: QueueParams<'static> = QueueParams {
 impl Device {
     /// Creates `/dev/drbd<minor>`: Secondary, StandAlone, Diskless, size 0, read-only.
     pub(crate) fn new(minor: u32) -> Result<Arc<Device>> {
+        let writes = InFlight::new()?;
         let io = Arc::pin_init(
             pin_init!(DeviceIo {
                 minor,
@@ -699,16 +786,28 @@ impl Device {
                 app_waiting: AtomicU32::new(0),
                 rs_reads: AtomicU32::new(0),
                 rs_outstanding: AtomicU32::new(0),
+                writes <- writes,
+                writes_work <- new_work!("DeviceIo::writes_work"),
+                me <- new_spinlock_irq!(None),
             }),
             GFP_KERNEL,
         )?;
-        let disk = Disk::new(
+        *io.me.lock() = Some(io.clone());
+        let disk = match Disk::new(
             minor,
             fmt!("{}{}", crate::disk_name_prefix(), minor),
             true,
             &DISKLESS_LIMITS,
             io.clone(),
-        )?;
+        ) {
+            Ok(disk) => disk,
+            Err(e) => {
+                // No gendisk, so no `freed()`: break the cycle here.
+                let me = io.me.lock().take();
+                drop(me);
+                return Err(e);
+            }
+        };
         Arc::pin_init(
             try_pin_init!(Device {
                 minor,
@@ -798,6 +897,25 @@ impl Device {
     /// The identity this device claims its backing devices with.
     fn holder(&self) -> *const c_void {
         Arc::as_ptr(&self.io).cast()
+    }
+
+    /// What the state rules need of the network configuration, if the device has one.
+    fn net_env(&self) -> Option<NetEnv> {
+        let peer = self.io.peer.lock().clone();
+        let (c, vnr) = peer?;
+        let two_primaries = c.settings.lock().two_primaries;
+        let agreed_pro_version = c.session().map_or(0, |s| s.agreed);
+        let peer_primary_elsewhere = c
+            .devices
+            .iter()
+            .any(|(v, d)| *v != vnr && d.state().peer == Role::Primary);
+        let verify_alg = !c.settings.lock().verify_alg.is_empty();
+        Some(NetEnv {
+            two_primaries,
+            peer_primary_elsewhere,
+            verify_alg,
+            agreed_pro_version,
+        })
     }
 
     fn env(&self) -> StateEnv {
@@ -1530,6 +1648,15 @@ impl Device {
         if let Some((s, vnr)) = session.as_ref() {
             let os = self.state();
             if role == Role::Primary && os.role != Role::Primary {
+                // Checked here first, as the C module's `cl_wide_st_chg` does, so that the
+                // peer is never told of a promotion that we then refuse ourselves.
+                let env = StateEnv {
+                    net: self.net_env(),
+                    ..self.env()
+                };
+                if let Err(rv) = state::set_role(&os, role, force, &env, &mut || true) {
+                    return Err(self.refused(rv));
+                }
                 let mut mask = crate::drbd_core::genl::DrbdState {
                     role: 3,
                     ..Default::default()
@@ -1550,11 +1677,19 @@ impl Device {
             }
         }
         let r = self.set_role_local(role, force);
-        if let (Ok(StateRv::Success), Some((s, vnr))) = (&r, session) {
-            if force && role == Role::Primary {
-                let _ = crate::receiver::send_uuids(&s, vnr, self);
+        match (&r, session) {
+            (Ok(StateRv::Success), Some((s, vnr))) => {
+                if force && role == Role::Primary {
+                    let _ = crate::receiver::send_uuids(&s, vnr, self);
+                }
+                let _ = crate::receiver::send_state(&s, vnr, self);
             }
-            let _ = crate::receiver::send_state(&s, vnr, self);
+            // The peer agreed, but the change failed here after all (the state changed in
+            // between): it learns our real role.
+            (Err(_), Some((s, vnr))) if role == Role::Primary => {
+                let _ = crate::receiver::send_state(&s, vnr, self);
+            }
+            _ => {}
         }
         r
     }
@@ -1563,9 +1698,14 @@ impl Device {
         let mut cfg = self.cfg.lock();
         let minor = self.minor;
         let (os, ch) = {
+            // The network configuration counts (`is_valid_state`): a peer that became Primary
+            // while our promotion was being agreed makes it `SS_TWO_PRIMARIES` here, under the
+            // same lock the receiver takes to record the peer's role.
+            let net = self.net_env();
             let mut st = self.io.st.lock();
             let env = StateEnv {
                 open: st.open_count > 0,
+                net,
                 ..StateEnv::STANDALONE
             };
             let os = st.state;
@@ -1868,6 +2008,43 @@ impl Device {
     /// An application write counted by the resync interlock is done.
     pub(crate) fn app_write_done(&self) {
         self.io.app_inflight.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Local write `ws_id` (`crate::writes`) is on our disk.
+    pub(crate) fn write_local_done(&self, ws_id: u64) {
+        self.io.writes.set_local_done(ws_id);
+    }
+
+    /// The peer acknowledged local write `ws_id` (`P_WRITE_ACK`).
+    pub(crate) fn write_net_acked(&self, ws_id: u64) {
+        self.io.writes.set_net_acked(ws_id);
+    }
+
+    /// The resolver answered `P_RETRY_WRITE` for local write `ws_id`.
+    pub(crate) fn write_postponed(&self, ws_id: u64) {
+        self.io.writes.set_postponed(ws_id);
+    }
+
+    /// Local write `ws_id` completed: it leaves the writes in flight.
+    pub(crate) fn end_write(&self, ws_id: u64) {
+        self.io.end_write(ws_id);
+    }
+
+    /// Postponed write `ws_id` goes through the write path again with its blk-mq request.
+    pub(crate) fn restart_write(&self, ws_id: u64, rq: IoRequest) -> Result<(), IoRequest> {
+        self.io.writes.restart(ws_id, rq)?;
+        self.io.kick_writes();
+        Ok(())
+    }
+
+    /// The device's writes in flight (the receiver registers the peer's there).
+    pub(crate) fn writes(&self) -> &InFlight {
+        &self.io.writes
+    }
+
+    /// Has the work item start the local writes that became ready.
+    pub(crate) fn kick_writes(&self) {
+        self.io.kick_writes();
     }
 
     /// A SyncSource starts a resync read: new application writes wait, and this waits for

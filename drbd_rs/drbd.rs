@@ -44,6 +44,7 @@ mod request;
 mod resource;
 mod resync;
 mod verify;
+mod writes;
 mod sys;
 
 #[cfg(drbd_rs_kunit)]

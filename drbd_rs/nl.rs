@@ -800,10 +800,17 @@ fn put_status_info(
     let dev = &v.device;
     let st = dev.state();
     let s = device_stats(dev);
-    put_ctx(w, &r.name, Some(v.vnr))?;
+    // As `nla_put_status_info`: the context with the connection's addresses, the resource,
+    // disk and net options (`drbdsetup show` of 8.4 prints them from here).
+    let conn = r.conn.as_ref();
+    put_ctx_conn(w, &r.name, Some(v.vnr), conn.map(|(c, _)| &**c))?;
     put_conf(w, &r.res_opts, true)?;
     if let Some(dc) = &v.disk_conf {
         put_conf(w, dc, true)?;
+    }
+    if let Some((_, nc)) = conn {
+        let exclude_sensitive = sib.is_some() || !g::current_capable(bindings::CAP_SYS_ADMIN);
+        put_conf(w, nc, exclude_sensitive)?;
     }
     let n = w.nest_start(TopAttr::StateInfo as u16)?;
     let res = (|| {
@@ -1546,11 +1553,13 @@ fn connect(ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {
     if !(1..=3).contains(&settings.protocol) {
         return Ok(RetCode::InvalidRequest as i32);
     }
-    if settings.two_primaries {
-        // Concurrent writes of two Primaries to the same blocks need DRBD's conflict
-        // detection, which drbd-rs does not have yet; refusing is better than diverging.
-        ctx.info("allow-two-primaries is not supported by drbd-rs yet");
-        return Ok(RetCode::InvalidRequest as i32);
+    let ret = {
+        let reg = REGISTRY.lock();
+        let roles = reg.resources[idx].volumes.iter().map(|v| v.device.state());
+        check_net_options(None, &conf, roles)
+    };
+    if ret != NO_ERROR {
+        return Ok(ret);
     }
     let ret = check_algs(&conf);
     if ret != NO_ERROR {
@@ -1602,6 +1611,52 @@ fn connect(ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {
     }
 }
 
+/// `_check_net_options`: the combinations of net options the C module refuses, given the
+/// connection's current options and agreed protocol version (`net-options`; `None` for
+/// `connect`) and the states of its volumes. (`ERR_STONITH_AND_PROT_A` cannot arise: a
+/// `fencing` policy other than `dont-care` is refused at `attach`.)
+fn check_net_options(
+    old: Option<(&Conf, Option<u32>)>,
+    new: &Conf,
+    states: impl Iterator<Item = State>,
+) -> i32 {
+    const PROTOCOL: u16 = 6;
+    const ON_CONGESTION: u16 = 21;
+    const TWO_PRIMARIES: u16 = 24;
+    const DISCARD_MY_DATA: u16 = 25;
+    const INTEGRITY_ALG: u16 = 3;
+    if let Some((old, Some(apv))) = old {
+        // A peer before protocol 100 knows no P_PROTOCOL_UPDATE.
+        if apv < 100
+            && (new.num(PROTOCOL) != old.num(PROTOCOL)
+                || new.num(TWO_PRIMARIES) != old.num(TWO_PRIMARIES)
+                || new.str(INTEGRITY_ALG) != old.str(INTEGRITY_ALG))
+        {
+            return RetCode::NeedApv100 as i32;
+        }
+    }
+    let two_primaries = new.num(TWO_PRIMARIES) != 0;
+    let (mut primary, mut peer_primary) = (false, false);
+    for st in states {
+        primary |= st.role == abi::Role::Primary;
+        peer_primary |= st.peer == abi::Role::Primary;
+        if st.role == abi::Role::Primary && new.num(DISCARD_MY_DATA) != 0 {
+            return RetCode::DiscardImpossible as i32;
+        }
+    }
+    if !two_primaries && primary && peer_primary {
+        return RetCode::NeedAllowTwoPri as i32;
+    }
+    if two_primaries && new.num(PROTOCOL) != 3 {
+        return RetCode::NotProtoC as i32;
+    }
+    // `on-congestion` other than `block` (0) is for protocol A only.
+    if new.num(ON_CONGESTION) != 0 && new.num(PROTOCOL) != 1 {
+        return RetCode::CongNotProtoA as i32;
+    }
+    NO_ERROR
+}
+
 /// `alloc_crypto`: every algorithm named in a `net_conf` must exist in the kernel (csums,
 /// verify, data-integrity, then `hmac(<cram-hmac-alg>)`), else `ERR_*_ALG`.
 fn check_algs(conf: &Conf) -> i32 {
@@ -1650,6 +1705,22 @@ pub(crate) fn forget_connection(c: &Connection) {
     drop(old);
 }
 
+/// The peer changed its `allow-two-primaries` or `after-sb-*` policies (`P_PROTOCOL_UPDATE`):
+/// the net options `show` reports follow, as on the C module.
+pub(crate) fn adopt_peer_protocol(c: &Connection, two_primaries: bool, after_sb: [u32; 3]) {
+    let mut reg = REGISTRY.lock();
+    let conf = reg
+        .resources
+        .iter_mut()
+        .find_map(|r| r.conn.as_mut().filter(|(x, _)| core::ptr::eq(&**x, c)).map(|(_, conf)| conf));
+    if let Some(conf) = conf {
+        conf.set_num(24, u64::from(two_primaries));
+        for (i, v) in after_sb.iter().enumerate() {
+            conf.set_num(17 + i as u16, u64::from(*v));
+        }
+    }
+}
+
 /// `disconnect` (with or without `--force`): the connection stops and forgets its settings.
 fn disconnect(_ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {
     let Some(idx) = found.resource else {
@@ -1684,9 +1755,14 @@ fn chg_net_opts(ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {
     let Ok(settings) = NetSettings::from_conf(&new) else {
         return Ok(RetCode::Nomem as i32);
     };
-    if settings.two_primaries {
-        ctx.info("allow-two-primaries is not supported by drbd-rs yet");
-        return Ok(RetCode::InvalidRequest as i32);
+    let agreed = conn.session().map(|s| s.agreed);
+    let ret = check_net_options(
+        Some((conf, agreed)),
+        &new,
+        conn.devices.iter().map(|(_, d)| d.state()),
+    );
+    if ret != NO_ERROR {
+        return Ok(ret);
     }
     // `drbd_adm_net_opts`: the digests cannot change under a running verify or resync.
     let (verify_running, resync_running) = conn.devices.iter().fold((false, false), |(v, r), (_, d)| {
@@ -1711,10 +1787,23 @@ fn chg_net_opts(ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {
     if verify_running && verify_changed {
         return Ok(RetCode::VerifyRunning as i32);
     }
+    let proto = settings.protocol_packet();
     *conn.settings.lock() = settings;
     *conf = new;
     let conn = conn.clone();
     drop(reg);
+    // The peer takes our allow-two-primaries and after-sb policies (`P_PROTOCOL_UPDATE`,
+    // protocol 100 and later).
+    if let Some(s) = conn.session().filter(|s| s.agreed >= 100 && !s.is_failed()) {
+        let _ = s.send(
+            crate::connection::Sock::Data,
+            0,
+            &crate::drbd_core::packets::Packet::Protocol(
+                crate::drbd_core::wire::Command::ProtocolUpdate,
+                proto,
+            ),
+        );
+    }
     if algs_changed {
         crate::verify::send_sync_params(&conn);
     }
@@ -1833,6 +1922,9 @@ fn attach(ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {
     if conf.num(11) > abi::limits::C_PLAN_AHEAD_MAX as u64 {
         conf.set_num(11, abi::limits::C_PLAN_AHEAD_MAX as u64);
     }
+    if let Some(ret) = refuse_fencing(ctx, &conf) {
+        return Ok(ret);
+    }
     if (conf.num(3) as i64) < i64::from(abi::DRBD_MD_INDEX_FLEX_INT) {
         return Ok(RetCode::MdIdxInvalid as i32);
     }
@@ -1861,6 +1953,17 @@ fn attach(ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {
     })
 }
 
+/// A `fencing` policy other than `dont-care` is refused: drbd-rs does not run the fence-peer
+/// handler nor freeze I/O yet, and silently ignoring a safety option would be worse.
+fn refuse_fencing(ctx: &mut AdmCtx<'_>, conf: &Conf) -> Option<i32> {
+    const FENCING: u16 = 7;
+    if conf.num(FENCING) == 0 {
+        return None;
+    }
+    ctx.info("fencing resource-only and resource-and-stonith are not supported by drbd-rs yet");
+    Some(RetCode::InvalidRequest as i32)
+}
+
 /// `disk-options`: changes the settings of an attached disk.
 fn chg_disk_opts(ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {
     let Some(pos) = found.device else {
@@ -1884,6 +1987,9 @@ fn chg_disk_opts(ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {
     }
     if conf.num(8) < 1 {
         conf.set_num(8, 1);
+    }
+    if let Some(ret) = refuse_fencing(ctx, &conf) {
+        return Ok(ret);
     }
     if conf.num(11) > abi::limits::C_PLAN_AHEAD_MAX as u64 {
         conf.set_num(11, abi::limits::C_PLAN_AHEAD_MAX as u64);

@@ -83,6 +83,8 @@ pub(crate) struct PeerWrite {
     sector: u64,
     block_id: u64,
     kind: WriteKind,
+    /// Its entry among the device's writes in flight (two Primaries), 0 if none.
+    ws_id: u64,
     failed: AtomicBool,
     #[pin]
     work: Work<PeerWrite>,
@@ -102,6 +104,7 @@ impl PeerWrite {
         sector: u64,
         block_id: u64,
         kind: WriteKind,
+        ws_id: u64,
     ) -> Result<Arc<PeerWrite>> {
         Arc::pin_init(
             pin_init!(PeerWrite {
@@ -112,6 +115,7 @@ impl PeerWrite {
                 sector,
                 block_id,
                 kind,
+                ws_id,
                 failed: AtomicBool::new(false),
                 work <- new_work!("PeerWrite::work"),
             }),
@@ -167,6 +171,9 @@ impl WorkItem for PeerWrite {
                 }
             }
         }
+        // After the ack (`e_end_block`): the peer may now have our writes it postponed sent
+        // again, and our local writes parked behind this one may go.
+        end_peer_write(s, &this.dev, this.vnr, this.ws_id);
         {
             let npages = this.buf.len().div_ceil(kernel::page::PAGE_SIZE) as u32;
             let mut rx = s.rx.lock();
@@ -194,6 +201,8 @@ pub(crate) struct PeerDiscard {
     write_ack: bool,
     /// `P_ZEROES` (must read back zeroes) rather than `P_TRIM` (a hint).
     zeroes: bool,
+    /// Its entry among the device's writes in flight (two Primaries), 0 if none.
+    ws_id: u64,
     failed: AtomicBool,
     #[pin]
     work: Work<PeerDiscard>,
@@ -215,6 +224,7 @@ impl PeerDiscard {
         block_id: u64,
         write_ack: bool,
         zeroes: bool,
+        ws_id: u64,
     ) -> Result<Arc<PeerDiscard>> {
         Arc::pin_init(
             pin_init!(PeerDiscard {
@@ -226,6 +236,7 @@ impl PeerDiscard {
                 block_id,
                 write_ack,
                 zeroes,
+                ws_id,
                 failed: AtomicBool::new(false),
                 work <- new_work!("PeerDiscard::work"),
             }),
@@ -258,9 +269,23 @@ impl WorkItem for PeerDiscard {
             let cmd = if failed { Command::NegAck } else { Command::WriteAck };
             let _ = s.send_ack(this.vnr, cmd, this.sector, this.block_id, this.bytes);
         }
+        end_peer_write(s, &this.dev, this.vnr, this.ws_id);
         let mut rx = s.rx.lock();
         rx.inflight -= 1;
+        rx.remove_range(this.vnr, this.sector);
         s.rx_cv.notify_all();
+    }
+}
+
+/// Peer write `ws_id` (0: not registered) was acknowledged: it leaves the device's writes in
+/// flight, our postponed writes it overlapped are sent again (`restart_conflicting_writes`),
+/// and local writes parked behind it may go.
+pub(crate) fn end_peer_write(s: &Session, dev: &Device, vnr: u16, ws_id: u64) {
+    if ws_id == 0 {
+        return;
+    }
+    if dev.writes().end_peer(ws_id, |r| s.restart_postponed(vnr, r)) {
+        dev.kick_writes();
     }
 }
 

@@ -22,6 +22,7 @@ use crate::drbd_core::{
     uuid::{self, Event, Outcome, PeerUuids},
     wire::{self, Command},
 };
+use crate::drbd_core::conflict::Verdict;
 use crate::peer_io::{PeerDiscard, PeerRead, PeerWrite, WriteKind};
 use crate::sys::{bdev::WriteFlags, pages::PageBuf};
 
@@ -255,17 +256,34 @@ fn dispatch(s: &Arc<Session>, vnr: u16, cmd: Command, payload: &[u8]) -> Result<
 }
 
 /// `P_PROTOCOL`: the settings both sides must share (`receive_protocol`).
+///
+/// `P_PROTOCOL_UPDATE` (the peer's `net-options` while connected): we take its
+/// `allow-two-primaries` and `after-sb-*` policies, as the C module does, so both sides keep
+/// agreeing. A change of the wire protocol itself is not followed (this node's requests in
+/// flight were sent for the old one): the connection is dropped.
 fn receive_protocol(s: &Session, cmd: Command, p: &Protocol) -> Result<(), Failure> {
-    if cmd == Command::ProtocolUpdate {
-        return Ok(());
-    }
-    let mine = s.conn.settings.lock().protocol_packet();
     // The peer's "discard local" is our "discard remote".
     let convert = |v: u32| match v {
         5 => 6,
         6 => 5,
         v => v,
     };
+    if cmd == Command::ProtocolUpdate {
+        if p.wire_protocol != s.protocol {
+            conn_err!(s.conn, "peer changed the protocol while connected; not supported by drbd-rs\n");
+            return Err(Failure::ProtocolError);
+        }
+        let after_sb = [convert(p.after_sb_0p), convert(p.after_sb_1p), convert(p.after_sb_2p)];
+        let two_primaries = p.two_primaries != 0;
+        {
+            let mut st = s.conn.settings.lock();
+            st.after_sb = after_sb;
+            st.two_primaries = two_primaries;
+        }
+        crate::nl::adopt_peer_protocol(&s.conn, two_primaries, after_sb);
+        return Ok(());
+    }
+    let mine = s.conn.settings.lock().protocol_packet();
     let what = if p.wire_protocol != mine.wire_protocol {
         Some("protocol")
     } else if convert(p.after_sb_0p) != mine.after_sb_0p {
@@ -274,12 +292,12 @@ fn receive_protocol(s: &Session, cmd: Command, p: &Protocol) -> Result<(), Failu
         Some("after-sb-1pri")
     } else if convert(p.after_sb_2p) != mine.after_sb_2p {
         Some("after-sb-2pri")
-    } else if (p.two_primaries != 0) != (mine.two_primaries != 0) {
-        Some("allow-two-primaries")
     } else if p.conn_flags & packets::CF_DISCARD_MY_DATA != 0
         && mine.conn_flags & packets::CF_DISCARD_MY_DATA != 0
     {
         Some("discard-my-data")
+    } else if (p.two_primaries != 0) != (mine.two_primaries != 0) {
+        Some("allow-two-primaries")
     } else if p.integrity_alg != mine.integrity_alg {
         Some("data-integrity-alg")
     } else {
@@ -525,7 +543,14 @@ fn receive_req_state(
     }
     if rv == StateRv::Success.raw() {
         for (tv, d) in targets.iter() {
+            // Checked again under the state lock: a promotion of ours may have happened since.
+            let mut refused = false;
             let (os, ns) = d.change_conn_state(|st| {
+                let new_peer = if mask.role != 0 { role_of(val.role) } else { st.peer };
+                if new_peer == Role::Primary && st.role == Role::Primary && !two_primaries {
+                    refused = true;
+                    return;
+                }
                 if mask.role != 0 {
                     st.peer = role_of(val.role);
                 }
@@ -533,6 +558,10 @@ fn receive_req_state(
                     st.pdsk = disk_of(val.disk);
                 }
             });
+            if refused {
+                rv = StateRv::TwoPrimaries.raw();
+                break;
+            }
             if d.maybe_new_current_uuid(&os, &ns) {
                 let _ = send_uuids(s, *tv, d);
             }
@@ -712,6 +741,23 @@ fn receive_data(s: &Arc<Session>, vnr: u16, cmd: Command, length: u32) -> Result
         // Nothing of a partly received block is written.
         return Err(short_read(s, cmd, split.data as usize - off, e));
     }
+    // Two Primaries: ordered against our own writes in flight (`handle_write_conflicts`).
+    let mut ws_id = 0;
+    if cmd == Command::Data {
+        match admit_peer_write(s, vnr, &d, dh.sector, dh.block_id, dh.seq_num, split.data) {
+            Ok(Admit::Write(id)) => ws_id = id,
+            Ok(Admit::Answered) => {
+                // Superseded or to be retried: not written, and not counted in the epoch
+                // (so the epoch's ack agrees with what the sender still has in its log).
+                undo(s);
+                return Ok(());
+            }
+            Err(why) => {
+                undo(s);
+                return Err(why);
+            }
+        }
+    }
     let kind = if cmd == Command::Data {
         if dh.dp_flags & DP_SEND_RECEIVE_ACK != 0 {
             send_block_ack(s, vnr, Command::RecvAck, dh.sector, dh.block_id, split.data)?;
@@ -728,9 +774,10 @@ fn receive_data(s: &Arc<Session>, vnr: u16, cmd: Command, length: u32) -> Result
         preflush: dh.dp_flags & packets::DP_FLUSH != 0,
     };
     let _ = &mut buf;
-    let pw = match PeerWrite::new(s.clone(), d.clone(), vnr, buf, dh.sector, dh.block_id, kind) {
+    let pw = match PeerWrite::new(s.clone(), d.clone(), vnr, buf, dh.sector, dh.block_id, kind, ws_id) {
         Ok(pw) => pw,
         Err(_) => {
+            crate::peer_io::end_peer_write(s, &d, vnr, ws_id);
             undo(s);
             return Err(Failure::NetworkFailure);
         }
@@ -773,15 +820,139 @@ fn receive_trim(s: &Arc<Session>, vnr: u16, d: &Arc<Device>, cmd: Command, t: &T
     }
     let write_ack = t.data.dp_flags & DP_SEND_WRITE_ACK != 0 || (s.agreed < 100 && s.protocol == 3);
     let zeroes = cmd == Command::Zeroes;
-    let pd = PeerDiscard::new(s.clone(), d.clone(), vnr, t.data.sector, t.size, t.data.block_id, write_ack, zeroes)
-        .map_err(|_| Failure::NetworkFailure)?;
+    let (sector, nsect) = (t.data.sector, u64::from(t.size >> 9));
     {
+        // In the order the peer sent them, like its data writes: a later overlapping write
+        // waits for the discard and the discard for earlier ones.
         let mut rx = s.rx.lock();
+        while rx.inflight > 0 && rx.overlaps(vnr, sector, nsect) {
+            s.rx_cv.wait(&mut rx);
+        }
+        rx.ranges
+            .push((vnr, sector, sector + nsect), GFP_KERNEL)
+            .map_err(|_| Failure::NetworkFailure)?;
         rx.inflight += 1;
         rx.writes += 1;
     }
-    lower.discard(t.data.sector, t.size, zeroes, pd);
+    let undo = |s: &Session| {
+        let mut rx = s.rx.lock();
+        rx.inflight -= 1;
+        rx.writes -= 1;
+        rx.remove_range(vnr, sector);
+        s.rx_cv.notify_all();
+    };
+    let ws_id = match admit_peer_write(s, vnr, d, sector, t.data.block_id, t.data.seq_num, t.size) {
+        Ok(Admit::Write(id)) => id,
+        Ok(Admit::Answered) => {
+            undo(s);
+            return Ok(());
+        }
+        Err(why) => {
+            undo(s);
+            return Err(why);
+        }
+    };
+    let pd = match PeerDiscard::new(s.clone(), d.clone(), vnr, sector, t.size, t.data.block_id, write_ack, zeroes, ws_id) {
+        Ok(pd) => pd,
+        Err(_) => {
+            crate::peer_io::end_peer_write(s, d, vnr, ws_id);
+            undo(s);
+            return Err(Failure::NetworkFailure);
+        }
+    };
+    lower.discard(sector, t.size, zeroes, pd);
     Ok(())
+}
+
+/// What became of a peer write judged against our writes in flight.
+enum Admit {
+    /// Write it; registered under this id among the device's writes (0: not registered,
+    /// without two Primaries).
+    Write(u64),
+    /// The resolver superseded it or asked for it again (`P_SUPERSEDED`, `P_RETRY_WRITE`
+    /// sent): it is not written.
+    Answered,
+}
+
+/// With two Primaries, a peer write of `bytes` at `sector` (its `seq` from `P_DATA`/`P_TRIM`)
+/// is ordered against our writes in flight (`wait_for_and_update_peer_seq`,
+/// `handle_write_conflicts`; the rules are `core::conflict`'s): it waits for what must come
+/// first, and the node that resolves conflicts answers a concurrent overlapping one. Without
+/// two Primaries it only counts the sequence number.
+fn admit_peer_write(
+    s: &Arc<Session>,
+    vnr: u16,
+    d: &Arc<Device>,
+    sector: u64,
+    block_id: u64,
+    seq: u32,
+    bytes: u32,
+) -> Result<Admit, Failure> {
+    s.wait_for_peer_seq(d.minor(), seq)?;
+    if !s.conn.settings.lock().two_primaries {
+        return Ok(Admit::Write(0));
+    }
+    let w = d.writes();
+    let id = loop {
+        if let Some(id) = w.insert_peer(sector, bytes) {
+            break id;
+        }
+        if s.is_failed() {
+            return Err(s.failure());
+        }
+        w.wait_changed(100);
+    };
+    let mut alerted = false;
+    loop {
+        let (verdict, alert, woke) = w.judge_peer(id, s.resolve_conflicts);
+        if woke {
+            d.kick_writes();
+        }
+        if let (Some(a), false) = (alert, alerted) {
+            alerted = true;
+            match a.assumed_local_first {
+                Some(local) => pr_alert!(
+                    "drbd{}: Concurrent writes detected: local={}s +{}, remote={}s +{}, assuming {} came first\n",
+                    d.minor(),
+                    a.local_sector,
+                    a.local_bytes,
+                    sector,
+                    bytes,
+                    if local { "local" } else { "remote" }
+                ),
+                None => pr_alert!(
+                    "drbd{}: Concurrent writes detected: local={}s +{}, remote={}s +{}\n",
+                    d.minor(),
+                    a.local_sector,
+                    a.local_bytes,
+                    sector,
+                    bytes
+                ),
+            }
+        }
+        match verdict {
+            Verdict::Submit => return Ok(Admit::Write(id)),
+            Verdict::Supersede | Verdict::Retry => {
+                // A peer before protocol 100 knows no P_RETRY_WRITE (`e_send_retry_write`).
+                let cmd = if verdict == Verdict::Supersede || s.agreed < 100 {
+                    Command::Superseded
+                } else {
+                    Command::RetryWrite
+                };
+                send_block_ack(s, vnr, cmd, sector, block_id, bytes)?;
+                return Ok(Admit::Answered);
+            }
+            Verdict::Wait => {
+                if s.is_failed() {
+                    if w.end_peer(id, |_| {}) {
+                        d.kick_writes();
+                    }
+                    return Err(s.failure());
+                }
+                w.wait_changed(100);
+            }
+        }
+    }
 }
 
 /// `P_DATA_REQUEST` / `P_RS_DATA_REQUEST`: read from our disk and send the data back.
@@ -863,6 +1034,13 @@ pub(crate) fn cleanup(s: &Arc<Session>, why: Failure) {
         let mut rx = s.rx.lock();
         while rx.inflight != 0 {
             s.rx_cv.wait(&mut rx);
+        }
+    }
+    // Every peer write that was submitted has finished (and its entry went); those judged
+    // but never written will not be acknowledged: our writes they held may go.
+    for (_, d) in s.conn.devices.iter() {
+        if d.writes().drop_peer_entries() {
+            d.kick_writes();
         }
     }
     s.fail_transfer_log();

@@ -45,6 +45,11 @@ pub(crate) struct Req {
     app_write: bool,
     /// Keeps the write's activity-log extents active until the request goes.
     al: Option<AlRef>,
+    /// Its entry among the device's writes in flight (`crate::writes`), 0 if it has none.
+    pub(crate) ws_id: u64,
+    /// The resolver answered `P_RETRY_WRITE`: when the request goes, the blk-mq request is
+    /// not ended but written and sent again as a new write.
+    postponed: AtomicBool,
 }
 
 impl Req {
@@ -55,6 +60,7 @@ impl Req {
         vnr: u16,
         app_write: bool,
         al: Option<AlRef>,
+        ws_id: u64,
     ) -> Result<Arc<Req>> {
         let sector = rq.sector();
         let bytes = rq.bytes();
@@ -70,6 +76,8 @@ impl Req {
                 local_failed: AtomicBool::new(true),
                 app_write,
                 al,
+                ws_id,
+                postponed: AtomicBool::new(false),
             },
             GFP_NOIO_FLAGS,
         )?;
@@ -119,6 +127,11 @@ impl LocalIo for Req {
         if status != BlkStatus::OK {
             this.local_failed.store(true, Ordering::Relaxed);
         }
+        if this.ws_id != 0 {
+            if let Some(d) = this.conn.device(this.vnr) {
+                d.write_local_done(this.ws_id);
+            }
+        }
     }
 }
 
@@ -130,16 +143,32 @@ impl OwnsRequest for Req {
 
 impl Drop for Req {
     fn drop(&mut self) {
-        let status = if self.local_failed.load(Ordering::Relaxed) {
-            BlkStatus::IOERR
-        } else {
-            BlkStatus::OK
-        };
+        let dev = self.conn.device(self.vnr).cloned();
+        // A postponed write is not done: the same blk-mq request goes through the write path
+        // again (`drbd_restart_request`), as a new write with a new block id and sequence
+        // number, written locally again after the peer's write that conflicted with it.
+        if self.postponed.load(Ordering::Acquire) {
+            if let (Some(d), Some(rq)) = (dev.as_ref(), self.rq.take()) {
+                if let Err(rq) = d.restart_write(self.ws_id, rq) {
+                    self.rq = Some(rq);
+                }
+            }
+        }
         if let Some(rq) = self.rq.take() {
+            let status = if self.local_failed.load(Ordering::Relaxed) {
+                BlkStatus::IOERR
+            } else {
+                BlkStatus::OK
+            };
             rq.complete(status);
+            if self.ws_id != 0 {
+                if let Some(d) = dev.as_ref() {
+                    d.end_write(self.ws_id);
+                }
+            }
         }
         if self.app_write {
-            if let Some(d) = self.conn.device(self.vnr) {
+            if let Some(d) = dev.as_ref() {
                 d.app_write_done();
             }
         }
@@ -152,6 +181,9 @@ struct EpochRec {
     nr: u32,
     closed: bool,
     writes: u32,
+    /// A write of this epoch was superseded or postponed by the peer (it no longer counts in
+    /// `writes`). The C resolver never acknowledges such an epoch: see [`Tl::barrier_ack`].
+    conflicted: bool,
     /// Volume, sector, size, and a reference keeping the block's activity-log extents active
     /// until the barrier ack (protocols A and B end the request before the peer has the data
     /// on disk).
@@ -162,7 +194,8 @@ struct EpochRec {
 /// barrier ack.
 #[derive(Default)]
 pub(crate) struct Tl {
-    pending: KVec<(u64, u16, Arc<Req>)>,
+    /// Writes waiting for their ack: block id, volume, the request, its epoch.
+    pending: KVec<(u64, u16, Arc<Req>, u32)>,
     next_id: u64,
     epochs: KVec<EpochRec>,
     /// Reads sent to the peer (`P_DATA_REQUEST`), waiting for `P_DATA_REPLY`.
@@ -186,6 +219,7 @@ impl Tl {
                     nr,
                     closed: false,
                     writes: 0,
+                    conflicted: false,
                     blocks: KVec::new(),
                 },
                 GFP_NOIO_FLAGS,
@@ -200,7 +234,7 @@ impl Tl {
         // Never 0 and never one of the `ID_*` values the peer may echo for other purposes.
         let id = self.next_id << 8;
         if wants_ack {
-            self.pending.push((id, vnr, req.clone()), GFP_NOIO_FLAGS)?;
+            self.pending.push((id, vnr, req.clone(), nr), GFP_NOIO_FLAGS)?;
         }
         Ok(id)
     }
@@ -232,17 +266,49 @@ impl Tl {
         }
     }
 
-    /// Takes the write with block id `id` for volume `vnr` and sector `sector` out of the log.
-    pub(crate) fn take(&mut self, id: u64, vnr: u16, sector: u64) -> Option<Arc<Req>> {
-        let i = self
-            .pending
+    fn position(&self, id: u64, vnr: u16, sector: u64) -> Option<usize> {
+        self.pending
             .iter()
-            .position(|(pid, v, r)| *pid == id && *v == vnr && r.sector == sector)?;
+            .position(|(pid, v, r, _)| *pid == id && *v == vnr && r.sector == sector)
+    }
+
+    /// Takes the postponed write registered as `ws_id` among volume `vnr`'s writes in flight
+    /// out of the log (its conflict was resolved: dropping it restarts it).
+    fn take_postponed(&mut self, vnr: u16, ws_id: u64) -> Option<Arc<Req>> {
+        let i = self.pending.iter().position(|(_, v, r, _)| {
+            *v == vnr && r.ws_id == ws_id && r.postponed.load(Ordering::Acquire)
+        })?;
         self.pending.remove(i).ok().map(|p| p.2)
     }
 
+    /// The write `id` no longer counts in its epoch: the peer superseded it or will see it
+    /// again (`P_SUPERSEDED`, `P_RETRY_WRITE`); the C sender's transfer log drops such a
+    /// request from the epoch the same way.
+    fn uncount(&mut self, epoch: u32) {
+        if let Some(e) = self.epochs.iter_mut().find(|e| e.nr == epoch) {
+            e.writes = e.writes.saturating_sub(1);
+            e.conflicted = true;
+        }
+    }
+
     /// `P_BARRIER_ACK`: the oldest closed epoch must be `nr` with `set_size` writes.
+    ///
+    /// An older epoch that had a write superseded or postponed by the peer is taken as
+    /// acknowledged by the ack of a later one: the C resolver counts such a write in its
+    /// receive epoch but never finishes it (the epoch stays active and is never acknowledged),
+    /// and it acknowledges a later epoch only once every write it received before is on disk.
     pub(crate) fn barrier_ack(&mut self, nr: u32, set_size: u32) -> core::result::Result<(), BadBarrierAck> {
+        while self.epochs.len() > 1 {
+            let skip = match self.epochs.first() {
+                Some(e) => e.closed && e.conflicted && e.nr != nr,
+                None => false,
+            };
+            let later = self.epochs.iter().any(|e| e.closed && e.nr == nr);
+            if !(skip && later) {
+                break;
+            }
+            let _ = self.epochs.remove(0);
+        }
         match self.epochs.first() {
             Some(e) if e.closed && e.nr == nr && e.writes == set_size => {
                 let _ = self.epochs.remove(0);
@@ -412,28 +478,86 @@ impl Session {
         }
     }
 
-    /// An ack (`P_WRITE_ACK`, `P_RECV_ACK`, `P_NEG_ACK`, `P_SUPERSEDED`, `P_RETRY_WRITE`) for
-    /// block id `id`; `ok`: the peer has the data. An ack for no write of ours is a protocol
-    /// error.
-    pub(crate) fn got_write_ack(&self, vnr: u16, id: u64, sector: u64, ok: bool) -> Result<(), Failure> {
-        let req = self.tl.lock().take(id, vnr, sector);
-        match req {
-            Some(req) => {
-                if !ok {
-                    req.mark_out_of_sync();
+    /// An ack for our write with block id `id` (`got_BlockAck`, `got_NegAck`):
+    /// - `P_WRITE_ACK` / `P_RECV_ACK`: the peer has it;
+    /// - `P_NEG_ACK`: the peer failed to write it: out of sync;
+    /// - `P_SUPERSEDED` (two Primaries, from the resolver): the peer's own overlapping write
+    ///   covers it, so it counts as written there: done;
+    /// - `P_RETRY_WRITE` (two Primaries, from the resolver): the peer did not write it; it stays
+    ///   in the log, postponed, until the peer's conflicting write is acknowledged here
+    ///   ([`Session::restart_postponed`]) or the session ends, and is then sent again.
+    ///
+    /// An ack for no write of ours, or a verdict that only a resolving Primary may send, is a
+    /// protocol error.
+    pub(crate) fn got_write_ack(&self, vnr: u16, cmd: Command, id: u64, sector: u64) -> Result<(), Failure> {
+        let verdict = matches!(cmd, Command::Superseded | Command::RetryWrite);
+        if verdict && (self.resolve_conflicts || !self.conn.settings.lock().two_primaries) {
+            conn_err!(
+                self.conn,
+                "got {} for sector {}s, but only a peer that resolves conflicts between two Primaries sends it\n",
+                cmd.name(),
+                sector
+            );
+            return Err(Failure::ProtocolError);
+        }
+        let mut tl = self.tl.lock();
+        let Some(i) = tl.position(id, vnr, sector) else {
+            drop(tl);
+            conn_err!(
+                self.conn,
+                "got_BlockAck: failed to find request 0x{:x}, sector {}s\n",
+                id,
+                sector
+            );
+            return Err(Failure::ProtocolError);
+        };
+        let (epoch, ws_id) = match tl.pending.get(i) {
+            Some((_, _, r, e)) => (*e, r.ws_id),
+            None => return Err(Failure::ProtocolError),
+        };
+        match cmd {
+            Command::RetryWrite => {
+                let req = tl.pending.get(i).map(|p| p.2.clone());
+                if let Some(req) = req {
+                    if !req.postponed.swap(true, Ordering::AcqRel) {
+                        tl.uncount(epoch);
+                    }
+                    drop(tl);
+                    if let Some(d) = self.conn.device(vnr) {
+                        d.write_postponed(ws_id);
+                    }
                 }
                 Ok(())
             }
-            None => {
-                conn_err!(
-                    self.conn,
-                    "got_BlockAck: failed to find request 0x{:x}, sector {}s\n",
-                    id,
-                    sector
-                );
-                Err(Failure::ProtocolError)
+            _ => {
+                if cmd == Command::Superseded {
+                    tl.uncount(epoch);
+                }
+                let req = tl.pending.remove(i).ok().map(|p| p.2);
+                drop(tl);
+                let Some(req) = req else { return Ok(()) };
+                match cmd {
+                    Command::NegAck => req.mark_out_of_sync(),
+                    Command::WriteAck if ws_id != 0 => {
+                        if let Some(d) = self.conn.device(vnr) {
+                            d.write_net_acked(ws_id);
+                        }
+                    }
+                    _ => {}
+                }
+                // Dropping our reference completes the request once its local write is done.
+                drop(req);
+                Ok(())
             }
         }
+    }
+
+    /// The peer write that conflicted with our postponed write `ws_id` of volume `vnr` was
+    /// acknowledged (`restart_conflicting_writes`): the write leaves the log and, as its last
+    /// reference goes, is restarted.
+    pub(crate) fn restart_postponed(&self, vnr: u16, ws_id: u64) {
+        let req = self.tl.lock().take_postponed(vnr, ws_id);
+        drop(req);
     }
 
     /// `P_BARRIER_ACK`.
@@ -488,7 +612,7 @@ impl Session {
                 }
             }
         }
-        for (_, _, req) in pending.iter() {
+        for (_, _, req, _) in pending.iter() {
             req.mark_out_of_sync();
         }
         drop(pending);

@@ -167,6 +167,10 @@ pub(crate) trait DiskOps: Send + Sync + 'static {
     /// context. This may sleep (the queue is `BLK_MQ_F_BLOCKING`), and it never runs inside
     /// another `submit_bio`, so bios it submits are dispatched at once (see [`Deferred`]).
     fn queue_rq(&self, rq: IoRequest);
+
+    /// The gendisk is gone and every request was ended: nothing calls any more (`free_disk`,
+    /// just before the gendisk's reference goes).
+    fn freed(&self) {}
 }
 
 /// What a request asks for (`req_op`).
@@ -639,7 +643,9 @@ impl<T: DiskOps> VTable<T> {
     unsafe extern "C" fn free_disk(disk: *mut bindings::gendisk) {
         // SAFETY: `private_data` came from `Arc::into_raw` in `Disk::new`; the gendisk's
         // reference is given back exactly once, here.
-        drop(unsafe { Arc::from_raw((*disk).private_data.cast::<T>().cast_const()) });
+        let ops = unsafe { Arc::from_raw((*disk).private_data.cast::<T>().cast_const()) };
+        ops.freed();
+        drop(ops);
     }
 }
 

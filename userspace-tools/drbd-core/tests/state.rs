@@ -684,3 +684,50 @@ fn ppsize_prints_like_the_c_module() {
     assert_eq!(ppsize(256 * 1024 * 1024), (256, 'G'));
     assert_eq!(ppsize(u64::MAX).1, 'E');
 }
+
+fn net(two_primaries: bool) -> NetEnv {
+    NetEnv {
+        two_primaries,
+        peer_primary_elsewhere: false,
+        verify_alg: false,
+        agreed_pro_version: 101,
+    }
+}
+
+proptest! {
+    // `is_valid_state`: with a network configuration, a Primary whose peer is Primary is
+    // valid only with allow-two-primaries (`SS_TWO_PRIMARIES`, "Multiple primaries not
+    // allowed by config"); without a network configuration the rule does not apply.
+    #[test]
+    fn two_primaries_need_allow_two_primaries(ns in any_state(), allow: bool, configured: bool) {
+        let env = StateEnv { net: configured.then(|| net(allow)), ..ENV };
+        let rv = is_valid_state(&ns, &env);
+        let both = ns.role == Role::Primary && ns.peer == Role::Primary;
+        prop_assert_eq!(rv == StateRv::TwoPrimaries, both && configured && !allow);
+    }
+
+    // A Secondary connected to a Primary peer cannot be promoted without allow-two-primaries,
+    // whatever `--force` or its data; with it, the peer's role is no reason to refuse.
+    #[test]
+    fn promotion_next_to_a_primary(disk in any_disk(), pdsk in any_disk(), force: bool, allow: bool) {
+        let os = State {
+            role: Role::Secondary,
+            peer: Role::Primary,
+            conn: ConnState::Connected,
+            disk,
+            pdsk,
+            ..State::UNCONFIGURED
+        };
+        let env = StateEnv { net: Some(net(allow)), ..ENV };
+        let r = set_role(&os, Role::Primary, force, &env, &mut || false);
+        if allow {
+            prop_assert_ne!(r.err(), Some(StateRv::TwoPrimaries));
+        } else {
+            prop_assert!(r.is_err(), "promoted next to a Primary: {:?}", r);
+        }
+        if let Ok(Some(ch)) = r {
+            prop_assert_eq!(ch.state.role, Role::Primary);
+            prop_assert_eq!(ch.state.peer, Role::Primary);
+        }
+    }
+}
