@@ -139,6 +139,9 @@ run_transcript() {
     step attach 0 /dev/vda /dev/vda internal --resync-rate=10M --c-plan-ahead=0 --on-io-error=detach --disk-barrier=no
     step attach 0 /dev/vda /dev/vda internal
     step attach 1 /dev/vdb /dev/vdb internal --fencing=resource-only
+    # drbd-rs refuses the fencing policies it cannot honour yet: there the disk is attached
+    # without one (on the C module this second attach finds the disk attached).
+    step attach 1 /dev/vdb /dev/vdb internal
     step show-gi 0
     step get-gi 1
     step role 0
