@@ -161,6 +161,9 @@ struct DeviceIo {
     /// Starts parked and restarted writes in process context.
     #[pin]
     writes_work: Work<DeviceIo>,
+    /// New application I/O held while I/O is suspended (`suspend-io`).
+    #[pin]
+    held: SpinLockIrq<HeldIo>,
     /// This object, for queueing `writes_work` from `&self`; set by [`Device::new`] and
     /// taken by the `Device`'s drop (which breaks the cycle; no I/O comes after it).
     #[pin]
@@ -169,6 +172,14 @@ struct DeviceIo {
 
 impl_has_work! {
     impl HasWork<Self> for DeviceIo { self.writes_work }
+}
+
+/// Application I/O held by `suspend-io` (the C module's `inc_ap_bio` waiting while
+/// `drbd_suspended`): it starts, in arrival order, on `resume-io`.
+struct HeldIo {
+    suspended: bool,
+    /// Room for every request of the tag set, so holding one never allocates.
+    requests: KVec<IoRequest>,
 }
 
 impl WorkItem for DeviceIo {
@@ -209,6 +220,18 @@ impl DiskOps for DeviceIo {
     }
 
     fn queue_rq(&self, rq: IoRequest) {
+        let rq = {
+            let mut held = self.held.lock();
+            if held.suspended {
+                match held.requests.push_within_capacity(rq) {
+                    Ok(()) => return,
+                    // More requests than the tag set has: cannot happen.
+                    Err(e) => e.0,
+                }
+            } else {
+                rq
+            }
+        };
         self.dispatch(rq, AlStage::Begin);
     }
 
@@ -754,6 +777,7 @@ impl Device {
     /// Creates `/dev/drbd<minor>`: Secondary, StandAlone, Diskless, size 0, read-only.
     pub(crate) fn new(minor: u32) -> Result<Arc<Device>> {
         let writes = InFlight::new()?;
+        let held_requests = KVec::with_capacity(sys::disk::QUEUE_DEPTH as usize, GFP_KERNEL)?;
         let io = Arc::pin_init(
             pin_init!(DeviceIo {
                 minor,
@@ -788,6 +812,10 @@ impl Device {
                 rs_outstanding: AtomicU32::new(0),
                 writes <- writes,
                 writes_work <- new_work!("DeviceIo::writes_work"),
+                held <- new_spinlock_irq!(HeldIo {
+                    suspended: false,
+                    requests: held_requests,
+                }),
                 me <- new_spinlock_irq!(None),
             }),
             GFP_KERNEL,
@@ -1963,6 +1991,10 @@ fn log_state_change(minor: u32, os: &State, ns: &State) {
     if os.pdsk != ns.pdsk {
         let _ = write!(w, "pdsk( {} -> {} ) ", os.pdsk.name(), ns.pdsk.name());
     }
+    let is_susp = |s: &State| s.susp || s.susp_nod || s.susp_fen;
+    if is_susp(os) != is_susp(ns) {
+        let _ = write!(w, "susp( {} -> {} ) ", u8::from(is_susp(os)), u8::from(is_susp(ns)));
+    }
     if os.aftr_isp != ns.aftr_isp {
         let _ = write!(w, "aftr_isp( {} -> {} ) ", u8::from(os.aftr_isp), u8::from(ns.aftr_isp));
     }
@@ -2008,6 +2040,37 @@ impl Device {
     /// An application write counted by the resync interlock is done.
     pub(crate) fn app_write_done(&self) {
         self.io.app_inflight.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// `suspend-io` (`true`) / `resume-io` (`false`): new application I/O is held, or the
+    /// held I/O starts and new I/O goes on. `resume-io` also ends a suspension for lack of
+    /// data or for fencing (`susp_nod`, `susp_fen`), as the C module's does. Requests in
+    /// flight are not affected. Returns whether the state changed.
+    pub(crate) fn suspend_io(&self, suspend: bool) -> bool {
+        self.io.held.lock().suspended = suspend;
+        let (os, ns) = self.change_conn_state(|st| {
+            st.susp = suspend;
+            if !suspend {
+                st.susp_nod = false;
+                st.susp_fen = false;
+            }
+        });
+        if !suspend {
+            // Whatever arrived meanwhile starts now, oldest first; new I/O goes straight on
+            // (it may overtake the held, as a request submitted on another CPU might).
+            loop {
+                let rq = {
+                    let mut held = self.io.held.lock();
+                    if held.requests.is_empty() {
+                        break;
+                    }
+                    held.requests.remove(0).ok()
+                };
+                let Some(rq) = rq else { break };
+                self.io.dispatch(rq, AlStage::Begin);
+            }
+        }
+        os != ns
     }
 
     /// Local write `ws_id` (`crate::writes`) is on our disk.

@@ -1292,6 +1292,8 @@ fn handle(ctx: &mut AdmCtx<'_>) -> HandlerResult {
         Cmd::ResumeSync => resync_admin(found, AdminRequest::Change(AdminChange::ResumeSync)),
         Cmd::Outdate => resync_admin(found, AdminRequest::Change(AdminChange::Outdate)),
         Cmd::StartOv => start_ov(ctx, found),
+        Cmd::SuspendIo => suspend_io(found, true),
+        Cmd::ResumeIo => suspend_io(found, false),
         _ => Ok(RetCode::PacketNr as i32),
     }
 }
@@ -1806,6 +1808,27 @@ fn chg_net_opts(ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {
     }
     if algs_changed {
         crate::verify::send_sync_params(&conn);
+    }
+    Ok(NO_ERROR)
+}
+
+/// `suspend-io` / `resume-io` (`drbd_adm_suspend_io`, `drbd_adm_resume_io`): suspension is
+/// a resource's, so every volume of the minor's resource holds (or restarts) its new I/O.
+/// Already so is not an error (`SS_NOTHING_TO_DO`).
+fn suspend_io(found: Found, suspend: bool) -> HandlerResult {
+    let Some(pos) = found.device else {
+        return Ok(RetCode::MinorInvalid as i32);
+    };
+    let devices = {
+        let reg = REGISTRY.lock();
+        let mut v = KVec::new();
+        for vol in reg.resources[pos.res].volumes.iter() {
+            v.push(vol.device.clone(), GFP_KERNEL)?;
+        }
+        v
+    };
+    for d in devices.iter() {
+        d.suspend_io(suspend);
     }
     Ok(NO_ERROR)
 }

@@ -134,6 +134,8 @@ scenarios=(
     # from both sides with the replicas compared (overlapping ones on drbd-rs).
     "dual-primary-loopback tool=drbdsetup-84 module=drbd"
     "dual-primary-loopback tool=drbdsetup-84 module=drbd_rs"
+    "suspend-io-loopback tool=drbdsetup-84 module=drbd"
+    "suspend-io-loopback tool=drbdsetup-84 module=drbd_rs"
 )
 # The scenarios run $DRBD_RS_JOBS at a time (default 2: the guests spend much of their time
 # waiting on each other and on timers, so two at once nearly halve the wall time on two
