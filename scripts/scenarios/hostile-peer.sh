@@ -129,6 +129,9 @@ peer sector-out-of-range 'beyond end of local disk'
 peer wrong-state 'failed to find request|unsolicited|[Uu]nexpected (packet )?DataReply'
 peer barrier-ack 'BarrierAck #[0-9]+ received, but no epoch|BarrierAck.*(no epoch|never sent|unexpected)'
 peer ov-request-out-of-range 'beyond end of local disk|sector: [0-9]+s, size: 4096'
+# Conflict verdicts of two Primaries, without allow-two-primaries and for no write at all.
+peer superseded 'failed to find request|only a peer that resolves conflicts'
+peer retry-write 'failed to find request|only a peer that resolves conflicts'
 if [ "$DRBD_MODULE" = drbd_rs ]; then
     # The C module takes a digest of any length (it only asserts the size it expects).
     peer csum-digest-oversize 'CsumRSRequest.*(length|long)|bad packet header'

@@ -139,6 +139,11 @@ enum PeerCase {
     CsumDigestOversize,
     /// A `P_BARRIER_ACK` on the meta socket for an epoch the DUT never sent.
     BarrierAck,
+    /// A `P_SUPERSEDED` (a two-Primaries conflict verdict) on the meta socket for a write the
+    /// DUT never sent, without allow-two-primaries.
+    Superseded,
+    /// A `P_RETRY_WRITE` likewise.
+    RetryWrite,
 }
 
 fn start() -> Instant {
@@ -725,6 +730,25 @@ fn inject(a: &PeerArgs, ap: u32, data: &mut TcpStream, meta: &Mutex<TcpStream>) 
                 set_size: 1,
             });
             say!("BarrierAck for epoch 4711 on the meta socket, no write was ever sent");
+            let mut m = meta.lock().map_err(|_| "meta socket lock poisoned")?;
+            send(&mut *m, ap, &p)
+        }
+        PeerCase::Superseded | PeerCase::RetryWrite => {
+            let cmd = if matches!(a.case, PeerCase::Superseded) {
+                Command::Superseded
+            } else {
+                Command::RetryWrite
+            };
+            let p = Packet::BlockAck(
+                cmd,
+                drbd_core::packets::BlockAck {
+                    sector: 8,
+                    block_id: 0x4711_0000,
+                    blksize: 4096,
+                    seq_num: 1,
+                },
+            );
+            say!("{} for a write the DUT never sent, on the meta socket", cmd.name());
             let mut m = meta.lock().map_err(|_| "meta socket lock poisoned")?;
             send(&mut *m, ap, &p)
         }
