@@ -24,7 +24,7 @@ stamp "booting two guests: bench-fio $*"
 rm -f "$build/bench"/*.log
 "$here/run-scenario.sh" -o "$build/bench" "$KERNEL_IMAGE" "$INITRD" bench-fio "$@"
 rc=$?
-results=$(cat "$build/bench"/bench-fio*.node0.log 2>/dev/null | tr -d '\r' |
+results=$(cat "$build/bench"/bench-fio*.node0.log "$build/bench"/bench-fio*.node1.log 2>/dev/null | tr -d '\r' |
           grep -E '^BENCH [a-z_]+ [a-z0-9-]+ ' | cut -d' ' -f2-)
 [ -n "$results" ] || die "no results (console logs in $build/bench)"
 
@@ -39,13 +39,25 @@ echo "$results" | awk '
     }
     { mb[$1 SUBSEP $2] = $3; io[$1 SUBSEP $2] = $4 }
     END {
+        # Two Primaries: the sum of both nodes (n/a unless both measured).
+        split("drbd drbd_rs", ts, " ")
+        for (j = 1; j <= 2; j++) {
+            a = ts[j] SUBSEP "dp-rand4k-qd32-n0"; b = ts[j] SUBSEP "dp-rand4k-qd32-n1"
+            k = ts[j] SUBSEP "dp-rand4k-qd32"
+            if ((a in mb) && (b in mb) && mb[a] != "n/a" && mb[b] != "n/a") {
+                mb[k] = sprintf("%.1f", mb[a] + mb[b]); io[k] = io[a] + io[b]
+            } else {
+                mb[k] = "n/a"
+            }
+        }
+        name["dp-rand4k-qd32"] = "2 Primaries, 4K qd32 (sum)"
         name["seq1m-qd4"] = "seq write 1M, iodepth 4"
         name["rand4k-qd1"] = "rand write 4K, iodepth 1"
         name["rand4k-qd32"] = "rand write 4K, iodepth 32"
         fmt = "| %-26s | %-22s | %-22s | %-22s | %-10s | %-8s |\n"
         printf fmt, "workload", "raw", "C DRBD", "drbd-rs", "drbd-rs/C", "C/raw"
         printf "| %s | %s | %s | %s | %s | %s |\n", "---", "---", "---", "---", "---", "---"
-        n = split("seq1m-qd4 rand4k-qd1 rand4k-qd32", ws, " ")
+        n = split("seq1m-qd4 rand4k-qd1 rand4k-qd32 dp-rand4k-qd32", ws, " ")
         for (i = 1; i <= n; i++) {
             w = ws[i]
             printf fmt, name[w], cell("raw", w), cell("drbd", w), cell("drbd_rs", w), ratio("drbd_rs", "drbd", w), ratio("drbd", "raw", w)

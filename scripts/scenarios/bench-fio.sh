@@ -5,6 +5,10 @@
 #   3. fio on /dev/drbd0, protocol C, after the initial full sync, with the C DRBD, then
 #      (drbd down, module unloaded) the same with drbd_rs; a module whose pair does not connect
 #      and sync in time gets "n/a".
+#   4. with each module, after those: both nodes Primary (allow-two-primaries, set by
+#      net-options on node0 and taken over by node1), each running 4 KiB random writes at
+#      iodepth 32 at the same time on its own half of the device (two VMs' LVs of an SR);
+#      each node prints its own figure ("dp-rand4k-qd32-n0", "-n1").
 # Workloads (libaio, direct=1, time based: runtime= seconds each, default 6, after 1 s of ramp):
 # 1 MiB sequential writes at iodepth 4, 4 KiB random writes at iodepth 1 and 32.
 # node0 prints "BENCH <target> <workload> <MB/s> <IOPS>" (MB = 10^6 bytes) for the host.
@@ -34,6 +38,9 @@ fio_run() {
         seq1m-qd4) spec="--rw=write --bs=1M --iodepth=4" ;;
         rand4k-qd1) spec="--rw=randwrite --bs=4k --iodepth=1" ;;
         rand4k-qd32) spec="--rw=randwrite --bs=4k --iodepth=32" ;;
+    esac
+    case "$2" in
+        dp-rand4k-qd32-n*) spec="--rw=randwrite --bs=4k --iodepth=32 --size=28M --offset=$((NODE * 32))M" ;;
     esac
     # shellcheck disable=SC2086
     out=$(fio --name="$2" --filename="$3" $spec --ioengine=libaio --direct=1 --time_based \
@@ -77,7 +84,13 @@ if [ "$NODE" = 1 ]; then
     for mod in drbd drbd_rs; do
         log "phase $mod"
         if drbd_up $mod $port && try_wait 240 "$mod connected" proc_has 0 'cs:(Connected|SyncSource|SyncTarget)'; then
-            # node0 takes its measurements, then takes the resource down: the connection ends.
+            # Two Primaries once node0 allowed them (after its own measurements).
+            if try_wait 600 "allow-two-primaries from node0" sh -c "'$DRBDSETUP' show r0 | grep -q allow-two-primaries" &&
+                step "$DRBDSETUP" primary 0; then
+                fio_run $mod dp-rand4k-qd32-n1 /dev/drbd0
+                step "$DRBDSETUP" secondary 0
+            fi
+            # node0 takes the resource down when it is done: the connection ends.
             try_wait 600 "node0 done with $mod" sh -c "! grep -qE '^ *0: cs:(Connected|SyncSource|SyncTarget)' /proc/drbd"
         fi
         drbd_down $mod
@@ -100,6 +113,15 @@ for mod in drbd drbd_rs; do
     for w in $WORKLOADS; do
         if [ $ok = 1 ]; then fio_run $mod "$w" /dev/drbd0; else echo "BENCH $mod $w n/a n/a"; fi
     done
+    # Both Primaries at once, each on its own half.
+    dp=0
+    if [ $ok = 1 ] && step "$DRBDSETUP" net-options "ipv4:$me:$port" "ipv4:$peer:$port" --allow-two-primaries &&
+        try_wait 60 "node1 Primary too" proc_has 0 'ro:Primary/Primary'; then
+        dp=1
+        fio_run $mod dp-rand4k-qd32-n0 /dev/drbd0
+        try_wait 60 "node1 done (Secondary)" proc_has 0 'ro:Primary/Secondary'
+    fi
+    [ $dp = 1 ] || echo "BENCH $mod dp-rand4k-qd32-n0 n/a n/a"
     [ $ok = 0 ] || show_status r0
     drbd_down $mod
     port=$((port + 1))
