@@ -14,7 +14,7 @@
 # script runs for become-primary-on) Primary/Primary.
 # guests: 1
 # disks: 32M 32M
-# timeout: 300
+# timeout: 180
 A0=ipv4:127.0.0.1:7789 A1=ipv4:127.0.0.1:7790
 
 # refused DESCRIPTION RC TEXT COMMAND...: COMMAND must fail with exit code RC and print every
@@ -49,14 +49,22 @@ mismatch_seen() {
     dmesg | sed -n '/drbd-rs-test: mismatch$/,$p' | grep -qF 'incompatible allow-two-primaries settings'
 }
 wait_for 60 "the handshake refused (incompatible allow-two-primaries settings)" mismatch_seen
+# The C DRBD: the side that sees the difference drops the connection for good (StandAlone);
+# usually both do. Nobody connects.
+wait_for 30 "a side StandAlone" grep -qE '^ *[01]: cs:StandAlone' /proc/drbd
 sleep 3
 dmesg | sed -n '/drbd-rs-test: mismatch$/,$p' | grep -F 'allow-two-primaries' | sed 's/^\[[^]]*\] //' | sort -u | sed 's/^/    kernel: /'
 grep -E '^ *[01]: cs:' /proc/drbd
 if grep -qE '^ *[01]: cs:(Connected|SyncSource|SyncTarget|WFBitMap)' /proc/drbd; then
     fail "a side connected despite different allow-two-primaries settings"
 fi
-"$DRBDSETUP" disconnect $A0 $A1 || true
-"$DRBDSETUP" disconnect $A1 $A0 || true
+for m in 0 1; do
+    if dmesg | sed -n '/drbd-rs-test: mismatch$/,$p' | grep -qF "drbd r$m: incompatible allow-two-primaries settings"; then
+        proc_has $m 'cs:StandAlone' || fail "r$m logged the mismatch but is not StandAlone"
+    fi
+done
+"$DRBDSETUP" disconnect $A0 $A1 >/dev/null 2>&1
+"$DRBDSETUP" disconnect $A1 $A0 >/dev/null 2>&1
 wait_for 30 "both StandAlone" sh -c "grep -q '^ *0: cs:StandAlone' /proc/drbd && grep -q '^ *1: cs:StandAlone' /proc/drbd"
 
 # Without allow-two-primaries: one Primary at a time.
@@ -88,11 +96,11 @@ testdata verify /dev/drbd0 --seed 52 --offset 4M --size 4M
 
 # Both Primary: allow-two-primaries can no longer be switched off, on either side.
 refused "net-options --allow-two-primaries=no with both Primary" 10 \
-    "r0: Failure: (164) Can not clear allow_two_primaries as long as
+    "??: Failure: (164) Can not clear allow_two_primaries as long as
 there a primaries on both sides" \
     "$DRBDSETUP" net-options $A0 $A1 --allow-two-primaries=no
 refused "net-options --allow-two-primaries=no with both Primary (r1)" 10 \
-    "r1: Failure: (164) Can not clear allow_two_primaries as long as
+    "??: Failure: (164) Can not clear allow_two_primaries as long as
 there a primaries on both sides" \
     "$DRBDSETUP" net-options $A1 $A0 --allow-two-primaries=no
 # A Primary cannot discard its data.
@@ -106,6 +114,7 @@ drbdsetup down r1
 # drbdadm-84 with become-primary-on both.
 h=$(hostname)
 cat > /tmp/drbd-dp.conf <<EOF
+global { usage-count no; }
 common {
     net { protocol C; allow-two-primaries; }
     startup { become-primary-on both; }
@@ -119,22 +128,23 @@ resource r1 {
     on peer-of-r1 { device minor 1; disk /dev/vdb; meta-disk internal; address 127.0.0.1:7789; }
 }
 EOF
+# Its stdin is /dev/null: drbdadm-84 must never wait for an answer.
 ADM="drbdadm-84 -c /tmp/drbd-dp.conf -s $(command -v "$DRBDSETUP")"
-create_md 0 /dev/vda
-create_md 1 /dev/vdb
+create_md 0 /dev/vda >/dev/null
+create_md 1 /dev/vdb >/dev/null
 log "drbdadm-84 up all would run:"
-$ADM -d up all | sed 's/^/    | /'
-$ADM -d up all | grep -qE "connect r0 ipv4:127.0.0.1:7789 ipv4:127.0.0.1:7790 .*--allow-two-primaries=yes" ||
+$ADM -d up all </dev/null 2>&1 | sed 's/^/    | /'
+$ADM -d up all </dev/null 2>&1 | grep -qE "connect r0 ipv4:127.0.0.1:7789 ipv4:127.0.0.1:7790 .*--allow-two-primaries=yes" ||
     fail "drbdadm-84 up does not connect r0 with --allow-two-primaries=yes"
-run $ADM up all
+run $ADM up all </dev/null
 wait_for 60 "connected" sh -c "grep -qE '^ *0: cs:Connected' /proc/drbd && grep -qE '^ *1: cs:Connected' /proc/drbd"
 # Fresh meta-data on both: the first Primary needs --force (initial full sync).
-run $ADM primary --force r0
+run $ADM primary --force r0 </dev/null
 wait_synced 0 120
 wait_synced 1 60
 log "drbdadm-84 sh-b-pri all would run:"
-$ADM -d sh-b-pri all | sed 's/^/    | /'
-run $ADM sh-b-pri all
+$ADM -d sh-b-pri all </dev/null 2>&1 | sed 's/^/    | /'
+run $ADM sh-b-pri all </dev/null
 wait_for 10 "both Primary" sh -c "grep -qE '^ *0: cs:Connected ro:Primary/Primary ds:UpToDate/UpToDate' /proc/drbd && grep -qE '^ *1: cs:Connected ro:Primary/Primary ds:UpToDate/UpToDate' /proc/drbd"
 grep -E '^ *[01]: cs:' /proc/drbd
 "$DRBDSETUP" show r1 | grep -qE '^[[:space:]]*allow-two-primaries[[:space:]]+yes;' || fail "r1 does not show allow-two-primaries"
@@ -142,4 +152,4 @@ testdata write /dev/drbd1 --seed 61 --size 4M
 testdata verify /dev/drbd0 --seed 61 --size 4M
 checksum_line r0 sum /dev/drbd0
 checksum_line r1 sum /dev/drbd1
-run $ADM down all
+run $ADM down all </dev/null
