@@ -9,7 +9,8 @@
 #     both disks must end equal: after both stopped and DRBD is idle, each node checks every
 #     sector of the region is intact hammer data (hammer-check: none torn, misplaced or
 #     damaged, both nodes' writes present), and prints the checksum of its whole device; the
-#     host compares the two. The connection must stay up throughout (no protocol error, no
+#     host compares the two; before that, an online verify (verify-alg sha1, started by node0)
+#     must find no block out of sync (oos:0). The connection must stay up throughout (no protocol error, no
 #     barrier-ack mismatch, no reconnect).
 # Load: by default one writer thread per node, so each node has one write in flight and each
 # write is alone in its epoch (the C DRBD closes an epoch when its last write completes). The
@@ -32,8 +33,8 @@ for kv in "$@"; do
         rounds=*) ROUNDS=${kv#rounds=} ;;
     esac
 done
-NET_OPTS=
-[ "$EPOCH" = default ] || NET_OPTS="--max-epoch-size=$EPOCH"
+NET_OPTS=--verify-alg=sha1
+[ "$EPOCH" = default ] || NET_OPTS="$NET_OPTS --max-epoch-size=$EPOCH"
 
 load_drbd
 dp_two_primaries "$NET_OPTS"
@@ -60,6 +61,16 @@ wait_for 60 "idle" dp_idle
 log "kernel log on conflicts: $(dmesg | grep -c 'Concurrent writes detected') 'Concurrent writes detected' lines"
 dmesg | grep 'Concurrent writes detected' | head -3
 testdata hammer-check /dev/drbd0 --seed $HAMMER_SEED --offset 16M --size 1M --min-per-node 1
+# DRBD's own comparison of the two disks: nobody writes until both saw the verify end.
+echo "drbd-rs-test: verify" > /dev/kmsg
+[ "$NODE" = 0 ] && drbdsetup verify 0
+verify_done() {
+    dmesg | sed -n '/drbd-rs-test: verify$/,$p' | grep -q "Online verify done" && ! proc_has 0 'cs:Verify'
+}
+wait_for 180 "online verify done" verify_done
+dmesg | sed -n '/drbd-rs-test: verify$/,$p' | grep -E 'Online verify|out of sync' | sed 's/^\[[^]]*\] //'
+if dmesg | grep -F "Online verify found"; then fail "the online verify found blocks out of sync"; fi
+[ "$(proc_counter 0 oos)" = 0 ] || fail "oos:$(proc_counter 0 oos) after the verify"
 # The disjoint halves are untouched by the hammer.
 testdata verify /dev/drbd0 --seed 31 --size 8M
 testdata verify /dev/drbd0 --seed 32 --offset 8M --size 8M
