@@ -364,3 +364,20 @@ dp_no_protocol_errors() {
     fi
     proc_has 0 'cs:Connected ro:Primary/Primary ds:UpToDate/UpToDate' || fail "not Connected Primary/Primary any more"
 }
+
+# dp_signal PORT [SIZE] / dp_await PORT SECONDS: a signal to the other guest over a TCP
+# connection (drbd-testdata net-send/net-recv on the guests' link), for the phases in which DRBD
+# does not connect the two. net-send retries its connect for 90 s, so either side may come
+# first. SIZE (default 4K) can carry a small answer: dp_await leaves the bytes received in
+# DP_BYTES.
+dp_signal() {
+    out=$(drbd-testdata net-send "192.0.2.$((2 - NODE)):$1" --size "${2:-4K}" --connect-timeout 90 2>&1) ||
+        fail "signalling the peer on port $1 failed: $out"
+    log "signalled the peer (port $1)"
+}
+dp_await() {
+    out=$(timeout "$2" drbd-testdata net-recv --listen "0.0.0.0:$1" 2>&1) ||
+        fail "no signal from the peer on port $1 within $2 s: $out"
+    DP_BYTES=$(echo "$out" | sed -n 's/^NET recv \([0-9]*\) bytes.*/\1/p')
+    log "the peer signalled (port $1, $DP_BYTES bytes)"
+}
