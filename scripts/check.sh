@@ -92,6 +92,7 @@ scenarios=(
     "dual-primary-lvm tool=drbdsetup-84 module=drbd"
     "dual-primary-conflicts tool=drbdsetup-84 module=drbd"
     "dual-primary-split tool=drbdsetup-84 module=drbd"
+    "dual-primary-split-two-guests tool=drbdsetup-84 module=drbd"
     "resync-under-writes tool=drbdsetup-84 module=drbd"
     "resync-under-writes tool=drbdsetup-84 module=drbd_rs"
     "restart-resync tool=drbdsetup-84 module=drbd"
