@@ -114,21 +114,12 @@ pub fn base_ranges(seed: u64, round: u64, per_round: u64, sectors: u64) -> Vec<(
 /// Node `node`'s variant of a base range: 4 KiB blocks unchanged; otherwise identical, shifted
 /// (partial overlap), shrunk (contained in the base) or grown (containing it), within 1..16
 /// sectors and the region.
-pub fn node_range(
-    seed: u64,
-    round: u64,
-    node: u64,
-    base: Range,
-    block: bool,
-    sectors: u64,
-) -> Range {
+pub fn node_range(seed: u64, round: u64, node: u64, base: Range, block: bool, sectors: u64) -> Range {
     if block {
         return base;
     }
-    let mut st = seed
-        ^ round.rotate_left(23)
-        ^ (node + 1).wrapping_mul(0xe703_7ed1_a0b4_28db)
-        ^ base.index.rotate_left(41);
+    let mut st =
+        seed ^ round.rotate_left(23) ^ (node + 1).wrapping_mul(0xe703_7ed1_a0b4_28db) ^ base.index.rotate_left(41);
     let Range { start, len, index } = base;
     let (s, l) = match mix(&mut st) % 4 {
         0 => (start, len),
@@ -167,11 +158,7 @@ pub fn fill_sector(buf: &mut [u8], seed: u64, round: u64, node: u64, index: u64,
     for (i, v) in [seed, round, node, sector, index].iter().enumerate() {
         buf[8 + 8 * i..16 + 8 * i].copy_from_slice(&v.to_le_bytes());
     }
-    let mut st = seed
-        ^ round.rotate_left(13)
-        ^ node.rotate_left(29)
-        ^ sector.rotate_left(37)
-        ^ index.rotate_left(53);
+    let mut st = seed ^ round.rotate_left(13) ^ node.rotate_left(29) ^ sector.rotate_left(37) ^ index.rotate_left(53);
     for w in buf[48..].chunks_exact_mut(8) {
         w.copy_from_slice(&mix(&mut st).to_le_bytes());
     }
@@ -253,19 +240,11 @@ pub fn hammer(f: &File, a: &Hammer) -> Result<Done, String> {
                             let n = r.len as usize * SECTOR;
                             let data = &mut buf.as_mut()[..n];
                             for (k, sec) in data.chunks_exact_mut(SECTOR).enumerate() {
-                                fill_sector(
-                                    sec,
-                                    a.seed,
-                                    round,
-                                    a.node,
-                                    r.index,
-                                    r.start + k as u64,
-                                );
+                                fill_sector(sec, a.seed, round, a.node, r.index, r.start + k as u64);
                             }
                             let pos = a.offset + r.start * SECTOR as u64;
-                            f.write_all_at(data, pos).map_err(|e| {
-                                format!("round {round} write {} ({n} bytes at {pos}): {e}", r.index)
-                            })?;
+                            f.write_all_at(data, pos)
+                                .map_err(|e| format!("round {round} write {} ({n} bytes at {pos}): {e}", r.index))?;
                             bytes += n as u64;
                         }
                         Ok(bytes)
@@ -308,8 +287,7 @@ pub fn hammer_check(f: &File, a: &HammerCheck) -> Result<Checked, String> {
         let n = (a.size - done).min(crate::CHUNK as u64) as usize;
         let pos = a.offset + done;
         let data = &mut buf.as_mut()[..n];
-        f.read_exact_at(data, pos)
-            .map_err(|e| format!("read at {pos}: {e}"))?;
+        f.read_exact_at(data, pos).map_err(|e| format!("read at {pos}: {e}"))?;
         for (i, sec) in data.chunks_exact(SECTOR).enumerate() {
             match classify(sec, a.seed, done / SECTOR as u64 + i as u64) {
                 Found::Hammer { node } if node < 2 => c.per_node[node as usize] += 1,
@@ -355,14 +333,8 @@ mod tests {
         let (mut same, mut partial, mut contained, mut blocks) = (0, 0, 0, 0);
         for round in 0..4 {
             for (a, b) in pairs(round) {
-                assert!(
-                    a.len >= 1 && a.len <= 16 && a.start + a.len <= SECTORS,
-                    "{a:?}"
-                );
-                assert!(
-                    b.len >= 1 && b.len <= 16 && b.start + b.len <= SECTORS,
-                    "{b:?}"
-                );
+                assert!(a.len >= 1 && a.len <= 16 && a.start + a.len <= SECTORS, "{a:?}");
+                assert!(b.len >= 1 && b.len <= 16 && b.start + b.len <= SECTORS, "{b:?}");
                 let (ae, be) = (a.start + a.len, b.start + b.len);
                 if a == b {
                     same += 1;
@@ -426,14 +398,7 @@ mod tests {
         };
         let d0 = hammer(&f, &args(0)).unwrap();
         // Node 1 writes less after node 0, so both keep sectors.
-        let d1 = hammer(
-            &f,
-            &Hammer {
-                rounds: 3,
-                ..args(1)
-            },
-        )
-        .unwrap();
+        let d1 = hammer(&f, &Hammer { rounds: 3, ..args(1) }).unwrap();
         assert_eq!((d0.rounds, d0.writes, d1.writes), (20, 640, 96));
         let check = HammerCheck {
             device: String::new(),
@@ -443,12 +408,7 @@ mod tests {
             min_per_node: 1,
         };
         let c = hammer_check(&f, &check).unwrap();
-        assert!(
-            c.per_node[0] > 0 && c.per_node[1] > 0,
-            "{:?} {}",
-            c.per_node,
-            c.other
-        );
+        assert!(c.per_node[0] > 0 && c.per_node[1] > 0, "{:?} {}", c.per_node, c.other);
         assert_eq!(c.per_node[0] + c.per_node[1] + c.other, 512);
         // A sector moved elsewhere is caught.
         let mut sec = [0u8; SECTOR];

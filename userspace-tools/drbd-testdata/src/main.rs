@@ -139,8 +139,6 @@ enum Cmd {
         #[arg(long, default_value = "0.0.0.0:5001")]
         listen: String,
     },
-    /// Send --size bytes to ADDR (retrying the connect), wait for the receiver to close, print
-    /// `NET send <bytes> bytes <secs> s <MB/s> MB/s`.
     /// Rounds of seeded O_DIRECT writes of 1..16 sectors and exact 4 KiB blocks over a region;
     /// two nodes with the same --seed and --node 0/1 write identical, partly overlapping and
     /// contained ranges at once. Prints `HAMMER node <n>: <r> rounds <w> writes ...`.
@@ -148,6 +146,8 @@ enum Cmd {
     /// Check every 512-byte sector of a hammered region: intact hammer data for its position,
     /// or not hammered; print `HAMMER-CHECK node0 <a> node1 <b> other <c>`; exit 1 on a bad one.
     HammerCheck(hammer::HammerCheck),
+    /// Send --size bytes to ADDR (retrying the connect), wait for the receiver to close, print
+    /// `NET send <bytes> bytes <secs> s <MB/s> MB/s`.
     NetSend {
         /// host:port of a `net-recv`.
         addr: String,
@@ -168,9 +168,7 @@ fn parse_size(s: &str) -> Result<u64, String> {
         _ => (s, 1),
     };
     let n: u64 = num.parse().map_err(|e| format!("bad size {s:?}: {e}"))?;
-    let v = n
-        .checked_mul(mult)
-        .ok_or_else(|| format!("size {s:?} overflows"))?;
+    let v = n.checked_mul(mult).ok_or_else(|| format!("size {s:?} overflows"))?;
     if v % BLOCK as u64 != 0 {
         return Err(format!("{s} is not a multiple of 4 KiB"));
     }
@@ -235,9 +233,7 @@ fn describe(found: &[u8]) -> String {
     if &found[0..8] == MAGIC {
         let seed = u64::from_le_bytes(found[8..16].try_into().unwrap());
         let off = u64::from_le_bytes(found[16..24].try_into().unwrap());
-        return format!(
-            "a block written with seed {seed} for offset {off} (misplaced, stale or corrupted)"
-        );
+        return format!("a block written with seed {seed} for offset {off} (misplaced, stale or corrupted)");
     }
     "foreign data".into()
 }
@@ -263,10 +259,7 @@ fn run(cmd: Cmd) -> Result<(), String> {
         Cmd::Scatter(a) => {
             let f = open(&a.device, true).map_err(|e| format!("{}: {e}", a.device))?;
             let blocks = scatter(&f, &a)?;
-            println!(
-                "SCATTERED {blocks} blocks of 4096 bytes over {} bytes, seed {}",
-                a.span, a.seed
-            );
+            println!("SCATTERED {blocks} blocks of 4096 bytes over {} bytes, seed {}", a.span, a.seed);
             return Ok(());
         }
         Cmd::CountValid(a) => {
@@ -275,15 +268,9 @@ fn run(cmd: Cmd) -> Result<(), String> {
             let c = count_valid(&f, size, &a)?;
             println!("VALID {}", c.valid);
             if let Some(why) = c.first_invalid {
-                println!(
-                    "count-valid: unit {} is the first without the pattern: {why}",
-                    c.valid
-                );
+                println!("count-valid: unit {} is the first without the pattern: {why}", c.valid);
             }
-            println!(
-                "count-valid ok: {} units of {} bytes seed {} sha256={}",
-                c.valid, a.block, a.seed, c.sha256
-            );
+            println!("count-valid ok: {} units of {} bytes seed {} sha256={}", c.valid, a.block, a.seed, c.sha256);
             return Ok(());
         }
         Cmd::Hammer(a) => {
@@ -298,30 +285,17 @@ fn run(cmd: Cmd) -> Result<(), String> {
         Cmd::HammerCheck(a) => {
             let f = open(&a.device, false).map_err(|e| format!("{}: {e}", a.device))?;
             let c = hammer::hammer_check(&f, &a)?;
-            println!(
-                "HAMMER-CHECK node0 {} node1 {} other {} sectors",
-                c.per_node[0], c.per_node[1], c.other
-            );
+            println!("HAMMER-CHECK node0 {} node1 {} other {} sectors", c.per_node[0], c.per_node[1], c.other);
             return Ok(());
         }
         Cmd::NetRecv { listen } => {
             let (bytes, secs) = net_recv(&listen)?;
-            println!(
-                "NET recv {bytes} bytes {secs:.3} s {:.1} MB/s",
-                mb_per_s(bytes, secs)
-            );
+            println!("NET recv {bytes} bytes {secs:.3} s {:.1} MB/s", mb_per_s(bytes, secs));
             return Ok(());
         }
-        Cmd::NetSend {
-            addr,
-            size,
-            connect_timeout,
-        } => {
+        Cmd::NetSend { addr, size, connect_timeout } => {
             let secs = net_send(&addr, size, Duration::from_secs(connect_timeout))?;
-            println!(
-                "NET send {size} bytes {secs:.3} s {:.1} MB/s",
-                mb_per_s(size, secs)
-            );
+            println!("NET send {size} bytes {secs:.3} s {:.1} MB/s", mb_per_s(size, secs));
             return Ok(());
         }
     };
@@ -329,14 +303,8 @@ fn run(cmd: Cmd) -> Result<(), String> {
     let size = match r.size {
         Some(s) => s,
         None => {
-            let end = device_size(&f)?
-                .checked_sub(r.offset)
-                .ok_or("--offset beyond the end of the device")?;
-            if mode == "sum" {
-                end - end % hammer::SECTOR as u64
-            } else {
-                end - end % BLOCK as u64
-            }
+            let end = device_size(&f)?.checked_sub(r.offset).ok_or("--offset beyond the end of the device")?;
+            if mode == "sum" { end - end % hammer::SECTOR as u64 } else { end - end % BLOCK as u64 }
         }
     };
     let mut buf = AlignedBuf::new(CHUNK);
@@ -351,11 +319,9 @@ fn run(cmd: Cmd) -> Result<(), String> {
             for (i, block) in data.chunks_exact_mut(BLOCK).enumerate() {
                 fill_block(block, r.seed, pos + (i * BLOCK) as u64);
             }
-            f.write_all_at(data, pos)
-                .map_err(|e| format!("write at {pos}: {e}"))?;
+            f.write_all_at(data, pos).map_err(|e| format!("write at {pos}: {e}"))?;
         } else {
-            f.read_exact_at(data, pos)
-                .map_err(|e| format!("read at {pos}: {e}"))?;
+            f.read_exact_at(data, pos).map_err(|e| format!("read at {pos}: {e}"))?;
             if mode == "verify" {
                 for (i, block) in data.chunks_exact(BLOCK).enumerate() {
                     let at = pos + (i * BLOCK) as u64;
@@ -376,15 +342,8 @@ fn run(cmd: Cmd) -> Result<(), String> {
     if mode == "write" {
         f.sync_all().map_err(|e| format!("fsync: {e}"))?;
     }
-    let hex: String = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    println!(
-        "{mode} ok: {size} bytes at {} seed {} sha256={hex}",
-        r.offset, r.seed
-    );
+    let hex: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    println!("{mode} ok: {size} bytes at {} seed {} sha256={hex}", r.offset, r.seed);
     Ok(())
 }
 
@@ -393,10 +352,7 @@ fn run(cmd: Cmd) -> Result<(), String> {
 fn scatter(f: &File, a: &Scatter) -> Result<u64, String> {
     let slots = a.span / BLOCK as u64;
     if a.count > slots {
-        return Err(format!(
-            "--count {} exceeds the {slots} blocks of --span",
-            a.count
-        ));
+        return Err(format!("--count {} exceeds the {slots} blocks of --span", a.count));
     }
     let mut chosen = std::collections::BTreeSet::new();
     let mut state = a.seed ^ 0x5ca7_7e12;
@@ -407,8 +363,7 @@ fn scatter(f: &File, a: &Scatter) -> Result<u64, String> {
     for &b in &chosen {
         let pos = b * BLOCK as u64;
         fill_block(buf.as_mut(), a.seed, pos);
-        f.write_all_at(buf.as_mut(), pos)
-            .map_err(|e| format!("write at {pos}: {e}"))?;
+        f.write_all_at(buf.as_mut(), pos).map_err(|e| format!("write at {pos}: {e}"))?;
     }
     f.sync_all().map_err(|e| format!("fsync: {e}"))?;
     Ok(chosen.len() as u64)
@@ -421,9 +376,7 @@ fn device_size(mut f: &File) -> Result<u64, String> {
 
 fn check_unit(block: u64) -> Result<usize, String> {
     if block == 0 || !block.is_multiple_of(BLOCK as u64) || block > 64 << 20 {
-        return Err(format!(
-            "--block {block} is not a multiple of 4 KiB up to 64 MiB"
-        ));
+        return Err(format!("--block {block} is not a multiple of 4 KiB up to 64 MiB"));
     }
     Ok(block as usize)
 }
@@ -442,16 +395,13 @@ fn stream(f: &File, size: u64, a: &Stream, out: &mut dyn Write) -> Result<(), St
     let total = (size / a.block).min(a.max.unwrap_or(u64::MAX));
     let mut buf = AlignedBuf::new(unit);
     let say = |out: &mut dyn Write, line: &str| -> Result<(), String> {
-        writeln!(out, "{line}")
-            .and_then(|()| out.flush())
-            .map_err(|e| format!("stdout: {e}"))
+        writeln!(out, "{line}").and_then(|()| out.flush()).map_err(|e| format!("stdout: {e}"))
     };
     let mut n = 0u64;
     while n < total {
         let pos = n * a.block;
         fill_unit(buf.as_mut(), a.seed, pos);
-        f.write_all_at(buf.as_mut(), pos)
-            .map_err(|e| format!("write {n} at byte {pos}: {e} (ACKED {n})"))?;
+        f.write_all_at(buf.as_mut(), pos).map_err(|e| format!("write {n} at byte {pos}: {e} (ACKED {n})"))?;
         n += 1;
         if n.is_multiple_of(a.every) || n == total {
             say(out, &format!("ACKED {n}"))?;
@@ -460,13 +410,7 @@ fn stream(f: &File, size: u64, a: &Stream, out: &mut dyn Write) -> Result<(), St
             say(out, a.mark.as_deref().unwrap_or_default())?;
         }
     }
-    say(
-        out,
-        &format!(
-            "stream done: {n} writes of {} bytes seed {}",
-            a.block, a.seed
-        ),
-    )
+    say(out, &format!("stream done: {n} writes of {} bytes seed {}", a.block, a.seed))
 }
 
 /// What `count_valid` found.
@@ -494,8 +438,7 @@ fn count_valid(f: &File, size: u64, a: &CountValid) -> Result<Counted, String> {
         let units = (total - valid).min(per_read as u64) as usize;
         let pos = valid * a.block;
         let data = &mut buf.as_mut()[..units * unit];
-        f.read_exact_at(data, pos)
-            .map_err(|e| format!("read at {pos}: {e}"))?;
+        f.read_exact_at(data, pos).map_err(|e| format!("read at {pos}: {e}"))?;
         for (u, chunk) in data.chunks_exact(unit).enumerate() {
             let upos = pos + (u * unit) as u64;
             for (i, b) in chunk.chunks_exact(BLOCK).enumerate() {
@@ -509,16 +452,8 @@ fn count_valid(f: &File, size: u64, a: &CountValid) -> Result<Counted, String> {
             valid += 1;
         }
     }
-    let sha256 = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    Ok(Counted {
-        valid,
-        first_invalid,
-        sha256,
-    })
+    let sha256 = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    Ok(Counted { valid, first_invalid, sha256 })
 }
 
 fn mb_per_s(bytes: u64, secs: f64) -> f64 {
@@ -562,11 +497,9 @@ fn net_send(addr: &str, size: u64, connect_timeout: Duration) -> Result<f64, Str
         s.write_all(&buf[..n]).map_err(|e| format!("send: {e}"))?;
         left -= n as u64;
     }
-    s.shutdown(Shutdown::Write)
-        .map_err(|e| format!("shutdown: {e}"))?;
+    s.shutdown(Shutdown::Write).map_err(|e| format!("shutdown: {e}"))?;
     let mut rest = Vec::new();
-    s.read_to_end(&mut rest)
-        .map_err(|e| format!("waiting for the receiver: {e}"))?;
+    s.read_to_end(&mut rest).map_err(|e| format!("waiting for the receiver: {e}"))?;
     Ok(start.elapsed().as_secs_f64())
 }
 
@@ -603,12 +536,7 @@ mod tests {
         let path = dir.join("img");
         std::fs::write(&path, vec![0u8; 64 * 1024]).unwrap();
         let p = path.to_str().unwrap().to_string();
-        let region = |seed| Region {
-            device: p.clone(),
-            seed,
-            offset: 8192,
-            size: Some(32768),
-        };
+        let region = |seed| Region { device: p.clone(), seed, offset: 8192, size: Some(32768) };
         // tmpfs may refuse O_DIRECT; the scenario devices never do, so skip rather than fail.
         if open(&p, true).is_err() {
             return;
@@ -629,17 +557,10 @@ mod tests {
     struct Scratch(std::path::PathBuf, File);
     impl Scratch {
         fn new(name: &str, len: u64) -> Self {
-            let dir =
-                std::env::temp_dir().join(format!("drbd-testdata-{}-{name}", std::process::id()));
+            let dir = std::env::temp_dir().join(format!("drbd-testdata-{}-{name}", std::process::id()));
             std::fs::create_dir_all(&dir).unwrap();
             let path = dir.join("img");
-            let f = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .open(&path)
-                .unwrap();
+            let f = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&path).unwrap();
             f.set_len(len).unwrap();
             Scratch(dir, f)
         }
@@ -651,24 +572,11 @@ mod tests {
     }
 
     fn stream_args(block: u64, max: Option<u64>, every: u64) -> Stream {
-        Stream {
-            device: String::new(),
-            seed: 9,
-            block,
-            max,
-            every,
-            mark_at: None,
-            mark: None,
-        }
+        Stream { device: String::new(), seed: 9, block, max, every, mark_at: None, mark: None }
     }
 
     fn count_args(block: u64) -> CountValid {
-        CountValid {
-            device: String::new(),
-            seed: 9,
-            block,
-            max: None,
-        }
+        CountValid { device: String::new(), seed: 9, block, max: None }
     }
 
     #[test]
@@ -690,10 +598,7 @@ mod tests {
         // The same bytes `write` lays down, so `sum` of the region gives the same checksum.
         let mut region = vec![0u8; 5 * BLOCK];
         fill_unit(&mut region, 9, 0);
-        let want: String = Sha256::digest(&region)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let want: String = Sha256::digest(&region).iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(c.sha256, want);
         // Another seed matches nothing.
         let mut other = count_args(4096);
@@ -707,18 +612,9 @@ mod tests {
     fn stream_stops_at_the_end_and_prints_the_last_count() {
         let s = Scratch::new("end", 10 * 8192 + 4096);
         let mut out = Vec::new();
-        stream(
-            &s.1,
-            10 * 8192 + 4096,
-            &stream_args(8192, None, 4),
-            &mut out,
-        )
-        .unwrap();
+        stream(&s.1, 10 * 8192 + 4096, &stream_args(8192, None, 4), &mut out).unwrap();
         let out = String::from_utf8(out).unwrap();
-        assert_eq!(
-            out,
-            "ACKED 4\nACKED 8\nACKED 10\nstream done: 10 writes of 8192 bytes seed 9\n"
-        );
+        assert_eq!(out, "ACKED 4\nACKED 8\nACKED 10\nstream done: 10 writes of 8192 bytes seed 9\n");
         let c = count_valid(&s.1, 10 * 8192 + 4096, &count_args(8192)).unwrap();
         assert_eq!((c.valid, c.first_invalid), (10, None));
     }
@@ -726,19 +622,10 @@ mod tests {
     #[test]
     fn count_valid_stops_at_a_damaged_unit() {
         let s = Scratch::new("damage", 4 << 20);
-        stream(
-            &s.1,
-            4 << 20,
-            &stream_args(4096, Some(700), 100),
-            &mut Vec::new(),
-        )
-        .unwrap();
+        stream(&s.1, 4 << 20, &stream_args(4096, Some(700), 100), &mut Vec::new()).unwrap();
         // Flip one byte in the second 4 KiB block of unit 300 (8 KiB units: unit 150).
         s.1.write_all_at(&[0xff], 300 * 4096 + 4096 + 77).unwrap();
-        assert_eq!(
-            count_valid(&s.1, 4 << 20, &count_args(4096)).unwrap().valid,
-            301
-        );
+        assert_eq!(count_valid(&s.1, 4 << 20, &count_args(4096)).unwrap().valid, 301);
         let c = count_valid(&s.1, 4 << 20, &count_args(8192)).unwrap();
         assert_eq!(c.valid, 150);
         assert!(c.first_invalid.unwrap().contains("seed 9 for offset"));
