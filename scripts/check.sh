@@ -86,6 +86,13 @@ scenarios=(
     "after-sb-0pri tool=drbdsetup-84 module=drbd_rs"
     "after-sb-1pri tool=drbdsetup-84 module=drbd"
     "after-sb-1pri tool=drbdsetup-84 module=drbd_rs"
+    # Two Primaries (allow-two-primaries), the C DRBD as the reference: configuration and its
+    # refusals, LVM and a live migration on both nodes, conflicting writes from both, split brain.
+    "dual-primary-config tool=drbdsetup-84 module=drbd"
+    "dual-primary-lvm tool=drbdsetup-84 module=drbd"
+    "dual-primary-conflicts tool=drbdsetup-84 module=drbd"
+    "dual-primary-split tool=drbdsetup-84 module=drbd"
+    "dual-primary-split-two-guests tool=drbdsetup-84 module=drbd"
     "resync-under-writes tool=drbdsetup-84 module=drbd"
     "resync-under-writes tool=drbdsetup-84 module=drbd_rs"
     "restart-resync tool=drbdsetup-84 module=drbd"

@@ -29,6 +29,16 @@ for b in "${bins[@]}"; do cp "$b" "$stage$b"; done
 # (io-error scenario). Run with DM_DISABLE_UDEV=1, it creates its /dev/mapper nodes itself.
 dmsetup=$(command -v dmsetup || echo /sbin/dmsetup)
 cp "$dmsetup" "$stage/sbin/dmsetup" && bins+=("$dmsetup")
+# lvm2 (Debian's lvm2 2.03): the dual-primary scenarios put a volume group on a DRBD device that
+# both Primaries activate. One binary, the commands as links to it, and an lvm.conf for a guest
+# without udev (scripts/guest/lvm.conf).
+lvm=$(command -v lvm || echo /sbin/lvm)
+cp "$lvm" "$stage/sbin/lvm" && bins+=("$lvm")
+for c in pvcreate pvs pvscan vgcreate vgchange vgs vgscan vgremove lvcreate lvchange lvs lvscan lvremove; do
+    ln -s lvm "$stage/sbin/$c"
+done
+mkdir -p "$stage/etc/lvm" "$stage/run/lock/lvm"
+cp "$here/guest/lvm.conf" "$stage/etc/lvm/lvm.conf"
 for t in "$tools"/*; do
     [ -f "$t" ] && [ -x "$t" ] && cp "$t" "$stage/usr/bin/" && bins+=("$t")
 done

@@ -289,3 +289,95 @@ sb_start_pair() {
     wait_synced 1 60
     drbdsetup secondary 0
 }
+
+# ---- Two Primaries (dual-primary-* scenarios) ----
+# Two guests, protocol C, --allow-two-primaries. Once both are Primary they coordinate through
+# DRBD itself: a mailbox of 4 KiB slots at DP_MBOX of /dev/drbd0, one slot per (step, node),
+# never rewritten. A node posts step S by writing its slot (protocol C: when the write returns,
+# the peer's disk has it); the peer waits until an O_DIRECT read of that slot carries the pattern.
+DP_MBOX=$((60 << 20))
+DP_A0=ipv4:192.0.2.1:7789 DP_A1=ipv4:192.0.2.2:7789
+
+dp_slot() { echo $((DP_MBOX + ($1 * 2 + $2) * 4096)); }
+
+# dp_post STEP: tells the peer this node reached STEP.
+dp_post() {
+    out=$(drbd-testdata write /dev/drbd0 --seed $((900000 + $1 * 2 + NODE)) --offset "$(dp_slot "$1" "$NODE")" --size 4K 2>&1) ||
+        fail "posting step $1 failed: $out"
+    log "posted step $1"
+}
+
+dp_seen() {
+    drbd-testdata verify /dev/drbd0 --seed $((900000 + $1 * 2 + 1 - NODE)) --offset "$(dp_slot "$1" $((1 - NODE)))" --size 4K
+}
+
+# dp_wait STEP SECONDS: waits until the peer posted STEP.
+dp_wait() { wait_for "$2" "peer's step $1" dp_seen "$1"; }
+
+# dp_both STEP SECONDS: posts STEP and waits for the peer's (a rendezvous).
+dp_both() { dp_post "$1"; dp_wait "$1" "$2"; }
+
+# dp_connect [OPTIONS]: connects minor 0 of this guest to the other guest's, protocol C with
+# two primaries allowed, plus OPTIONS.
+dp_connect() {
+    me=$DP_A0 peer=$DP_A1
+    [ "$NODE" = 0 ] || { me=$DP_A1 peer=$DP_A0; }
+    # shellcheck disable=SC2086
+    drbdsetup connect r0 "$me" "$peer" --protocol=C --allow-two-primaries ${1:-}
+}
+
+# dp_two_primaries [CONNECT OPTIONS]: fresh meta-data on /dev/vda, attached, connected; node0
+# forces itself Primary (full sync to node1), node1 becomes Primary once UpToDate without
+# --force; both then see ro:Primary/Primary and rendezvous at mailbox step 0.
+dp_two_primaries() {
+    create_md 0 /dev/vda
+    drbdsetup new-resource r0
+    drbdsetup new-minor r0 0 0
+    drbdsetup attach 0 /dev/vda /dev/vda internal
+    dp_connect "${1:-}"
+    wait_for 120 "connected" proc_has 0 'cs:(Connected|SyncSource|SyncTarget)'
+    if [ "$NODE" = 0 ]; then
+        drbdsetup primary 0 --force
+    fi
+    wait_synced 0 240
+    if [ "$NODE" = 1 ]; then
+        # node0 is Primary (it was the SyncSource); the second Primary needs no --force.
+        wait_for 60 "peer Primary" proc_has 0 'ro:Secondary/Primary'
+        drbdsetup primary 0
+    fi
+    wait_for 60 "both Primary" proc_has 0 'cs:Connected ro:Primary/Primary ds:UpToDate/UpToDate'
+    log "$(proc_line 0)"
+    dp_both 0 60
+}
+
+# dp_idle: no request of minor 0 pending locally or at the peer, none unacknowledged.
+dp_idle() {
+    [ "$(proc_counter 0 lo)" = 0 ] && [ "$(proc_counter 0 pe)" = 0 ] &&
+        [ "$(proc_counter 0 ua)" = 0 ] && [ "$(proc_counter 0 ap)" = 0 ]
+}
+
+# dp_no_protocol_errors: the kernel logged no DRBD protocol error, barrier-ack mismatch or
+# connection loss while both nodes were meant to stay connected.
+dp_no_protocol_errors() {
+    if dmesg | grep -E 'BAD! BarrierAck|protocol error|PROTOCOL_ERROR|Protocol error|NetworkFailure|BrokenPipe|PingAck did not arrive|failed to answer|Split-Brain' ; then
+        fail "the kernel logged a connection or protocol problem (above)"
+    fi
+    proc_has 0 'cs:Connected ro:Primary/Primary ds:UpToDate/UpToDate' || fail "not Connected Primary/Primary any more"
+}
+
+# dp_signal PORT [SIZE] / dp_await PORT SECONDS: a signal to the other guest over a TCP
+# connection (drbd-testdata net-send/net-recv on the guests' link), for the phases in which DRBD
+# does not connect the two. net-send retries its connect for 90 s, so either side may come
+# first. SIZE (default 4K) can carry a small answer: dp_await leaves the bytes received in
+# DP_BYTES.
+dp_signal() {
+    out=$(drbd-testdata net-send "192.0.2.$((2 - NODE)):$1" --size "${2:-4K}" --connect-timeout 90 2>&1) ||
+        fail "signalling the peer on port $1 failed: $out"
+    log "signalled the peer (port $1)"
+}
+dp_await() {
+    out=$(timeout "$2" drbd-testdata net-recv --listen "0.0.0.0:$1" 2>&1) ||
+        fail "no signal from the peer on port $1 within $2 s: $out"
+    DP_BYTES=$(echo "$out" | sed -n 's/^NET recv \([0-9]*\) bytes.*/\1/p')
+    log "the peer signalled (port $1, $DP_BYTES bytes)"
+}

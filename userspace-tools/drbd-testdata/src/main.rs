@@ -14,6 +14,11 @@
 //! (with protocol C a returned write is on both nodes); `count-valid` prints `VALID <m>`, the
 //! number of leading write units that carry the pattern, so a survivor can show m >= n.
 //! `net-send`/`net-recv` measure the TCP throughput of the link between two guests.
+//!
+//! For two Primaries: `hammer` writes conflicting ranges from both nodes at once and
+//! `hammer-check` tells whose intact writes ended on the disk (src/hammer.rs).
+
+mod hammer;
 
 use clap::{Parser, Subcommand};
 use sha2::{Digest, Sha256};
@@ -47,9 +52,10 @@ struct Region {
     /// Start of the region in bytes (suffixes K, M, G); a multiple of 4 KiB.
     #[arg(long, default_value = "0", value_parser = parse_size)]
     offset: u64,
-    /// Length of the region in bytes (suffixes K, M, G); a multiple of 4 KiB.
+    /// Length of the region in bytes (suffixes K, M, G); a multiple of 4 KiB. Default: to the
+    /// end of the device (for `sum`, a trailing part shorter than 4 KiB included).
     #[arg(long, value_parser = parse_size)]
-    size: u64,
+    size: Option<u64>,
 }
 
 /// Arguments of `stream`.
@@ -133,6 +139,13 @@ enum Cmd {
         #[arg(long, default_value = "0.0.0.0:5001")]
         listen: String,
     },
+    /// Rounds of seeded O_DIRECT writes of 1..16 sectors and exact 4 KiB blocks over a region;
+    /// two nodes with the same --seed and --node 0/1 write identical, partly overlapping and
+    /// contained ranges at once. Prints `HAMMER node <n>: <r> rounds <w> writes ...`.
+    Hammer(hammer::Hammer),
+    /// Check every 512-byte sector of a hammered region: intact hammer data for its position,
+    /// or not hammered; print `HAMMER-CHECK node0 <a> node1 <b> other <c>`; exit 1 on a bad one.
+    HammerCheck(hammer::HammerCheck),
     /// Send --size bytes to ADDR (retrying the connect), wait for the receiver to close, print
     /// `NET send <bytes> bytes <secs> s <MB/s> MB/s`.
     NetSend {
@@ -260,6 +273,21 @@ fn run(cmd: Cmd) -> Result<(), String> {
             println!("count-valid ok: {} units of {} bytes seed {} sha256={}", c.valid, a.block, a.seed, c.sha256);
             return Ok(());
         }
+        Cmd::Hammer(a) => {
+            let f = open(&a.device, true).map_err(|e| format!("{}: {e}", a.device))?;
+            let d = hammer::hammer(&f, &a)?;
+            println!(
+                "HAMMER node {}: {} rounds {} writes {} bytes in {:.1} s over {} bytes at {} seed {}",
+                a.node, d.rounds, d.writes, d.bytes, d.secs, a.size, a.offset, a.seed
+            );
+            return Ok(());
+        }
+        Cmd::HammerCheck(a) => {
+            let f = open(&a.device, false).map_err(|e| format!("{}: {e}", a.device))?;
+            let c = hammer::hammer_check(&f, &a)?;
+            println!("HAMMER-CHECK node0 {} node1 {} other {} sectors", c.per_node[0], c.per_node[1], c.other);
+            return Ok(());
+        }
         Cmd::NetRecv { listen } => {
             let (bytes, secs) = net_recv(&listen)?;
             println!("NET recv {bytes} bytes {secs:.3} s {:.1} MB/s", mb_per_s(bytes, secs));
@@ -272,12 +300,19 @@ fn run(cmd: Cmd) -> Result<(), String> {
         }
     };
     let f = open(&r.device, mode == "write").map_err(|e| format!("{}: {e}", r.device))?;
+    let size = match r.size {
+        Some(s) => s,
+        None => {
+            let end = device_size(&f)?.checked_sub(r.offset).ok_or("--offset beyond the end of the device")?;
+            if mode == "sum" { end - end % hammer::SECTOR as u64 } else { end - end % BLOCK as u64 }
+        }
+    };
     let mut buf = AlignedBuf::new(CHUNK);
     let mut expect = vec![0u8; BLOCK];
     let mut hasher = Sha256::new();
     let mut done = 0u64;
-    while done < r.size {
-        let n = (r.size - done).min(CHUNK as u64) as usize;
+    while done < size {
+        let n = (size - done).min(CHUNK as u64) as usize;
         let pos = r.offset + done;
         let data = &mut buf.as_mut()[..n];
         if mode == "write" {
@@ -308,7 +343,7 @@ fn run(cmd: Cmd) -> Result<(), String> {
         f.sync_all().map_err(|e| format!("fsync: {e}"))?;
     }
     let hex: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
-    println!("{mode} ok: {} bytes at {} seed {} sha256={hex}", r.size, r.offset, r.seed);
+    println!("{mode} ok: {size} bytes at {} seed {} sha256={hex}", r.offset, r.seed);
     Ok(())
 }
 
@@ -501,7 +536,7 @@ mod tests {
         let path = dir.join("img");
         std::fs::write(&path, vec![0u8; 64 * 1024]).unwrap();
         let p = path.to_str().unwrap().to_string();
-        let region = |seed| Region { device: p.clone(), seed, offset: 8192, size: 32768 };
+        let region = |seed| Region { device: p.clone(), seed, offset: 8192, size: Some(32768) };
         // tmpfs may refuse O_DIRECT; the scenario devices never do, so skip rather than fail.
         if open(&p, true).is_err() {
             return;

@@ -1,0 +1,422 @@
+//! `hammer` and `hammer-check`: conflicting writes from two Primaries.
+//!
+//! Both nodes of a dual-primary pair run `hammer` on the same region at the same moment. Round r
+//! of both nodes derives the same list of base ranges from (seed, r) alone; each node then turns
+//! every base range into the range it writes with its own generator (seed, r, node, i): exact
+//! 4 KiB blocks stay identical on both nodes, the other ranges are kept, shifted (partial
+//! overlap), shrunk (contained) or grown (containing). So the two nodes write identical,
+//! overlapping and partly overlapping ranges at about the same time, each with its own content.
+//! After both stopped, a correct dual-primary implementation leaves the two disks identical,
+//! whichever write won each conflict; the nodes compare whole-device checksums (`sum`).
+//!
+//! Every 512-byte sector written carries a header (magic, seed, round, node, sector, write) and
+//! a stream derived from it, so `hammer-check` can tell a sector some hammer wrote intact from a
+//! torn, misplaced or corrupted one, and count whose writes ended on the disk.
+
+use crate::AlignedBuf;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::time::{Duration, Instant};
+
+pub const SECTOR: usize = 512;
+const MAGIC: &[u8; 8] = b"DRBDHAMR";
+/// Longest write: 16 sectors (8 KiB).
+const MAX_SECTORS: u64 = 16;
+
+/// Arguments of `hammer`.
+#[derive(clap::Args, Clone)]
+pub struct Hammer {
+    /// Block device or file.
+    pub device: String,
+    /// Seed of the ranges and the data; both nodes must use the same.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// This node's number (0 or 1): selects its variant of each range and its data.
+    #[arg(long)]
+    pub node: u64,
+    /// Start of the region in bytes (suffixes K, M, G); a multiple of 4 KiB.
+    #[arg(long, default_value = "0", value_parser = crate::parse_size)]
+    pub offset: u64,
+    /// Length of the region in bytes (suffixes K, M, G); a multiple of 4 KiB.
+    #[arg(long, value_parser = crate::parse_size)]
+    pub size: u64,
+    /// Stop after this many rounds.
+    #[arg(long, default_value_t = u64::MAX)]
+    pub rounds: u64,
+    /// Stop after the round during which this many seconds have passed.
+    #[arg(long)]
+    pub duration: Option<u64>,
+    /// Writes per round.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..))]
+    pub per_round: u64,
+    /// Threads writing at once (thread t issues the writes i with i % threads == t).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub threads: u64,
+}
+
+/// Arguments of `hammer-check`.
+#[derive(clap::Args, Clone)]
+pub struct HammerCheck {
+    /// Block device or file.
+    pub device: String,
+    /// Seed `hammer` used.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Start of the region in bytes (suffixes K, M, G); a multiple of 4 KiB.
+    #[arg(long, default_value = "0", value_parser = crate::parse_size)]
+    pub offset: u64,
+    /// Length of the region in bytes (suffixes K, M, G); a multiple of 4 KiB.
+    #[arg(long, value_parser = crate::parse_size)]
+    pub size: u64,
+    /// Fail unless at least this many sectors carry each node's writes (nodes 0 and 1).
+    #[arg(long, default_value_t = 0)]
+    pub min_per_node: u64,
+}
+
+fn mix(state: &mut u64) -> u64 {
+    crate::splitmix(state)
+}
+
+/// One write: `len` sectors from region sector `start`, the `index`-th of its round.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Range {
+    pub start: u64,
+    pub len: u64,
+    pub index: u64,
+}
+
+/// The base ranges of round `round` (the same on every node), over `sectors` sectors.
+/// Even-numbered kinds are exact 4 KiB blocks (aligned); the others 1..16 sectors anywhere.
+pub fn base_ranges(seed: u64, round: u64, per_round: u64, sectors: u64) -> Vec<(Range, bool)> {
+    let mut st = seed ^ round.wrapping_mul(0xa076_1d64_78bd_642f) ^ 0x004a_11e5;
+    (0..per_round)
+        .map(|index| {
+            let v = mix(&mut st);
+            if v.is_multiple_of(4) {
+                let blocks = sectors / 8;
+                (
+                    Range {
+                        start: (mix(&mut st) % blocks) * 8,
+                        len: 8,
+                        index,
+                    },
+                    true,
+                )
+            } else {
+                let len = 1 + mix(&mut st) % MAX_SECTORS;
+                let start = mix(&mut st) % (sectors - len + 1);
+                (Range { start, len, index }, false)
+            }
+        })
+        .collect()
+}
+
+/// Node `node`'s variant of a base range: 4 KiB blocks unchanged; otherwise identical, shifted
+/// (partial overlap), shrunk (contained in the base) or grown (containing it), within 1..16
+/// sectors and the region.
+pub fn node_range(seed: u64, round: u64, node: u64, base: Range, block: bool, sectors: u64) -> Range {
+    if block {
+        return base;
+    }
+    let mut st =
+        seed ^ round.rotate_left(23) ^ (node + 1).wrapping_mul(0xe703_7ed1_a0b4_28db) ^ base.index.rotate_left(41);
+    let Range { start, len, index } = base;
+    let (s, l) = match mix(&mut st) % 4 {
+        0 => (start, len),
+        1 => {
+            // Shift by 1..len sectors either way: overlaps the base in part (or touches it).
+            let d = 1 + mix(&mut st) % len;
+            if mix(&mut st).is_multiple_of(2) {
+                (start.saturating_sub(d), len)
+            } else {
+                (start + d, len)
+            }
+        }
+        2 => {
+            // A sub-range of the base.
+            let l = 1 + mix(&mut st) % len;
+            (start + mix(&mut st) % (len - l + 1), l)
+        }
+        _ => {
+            // The base plus up to 4 sectors before it, at most 16 in all.
+            let pre = (mix(&mut st) % 5).min(start).min(MAX_SECTORS - len);
+            (start - pre, (len + pre + mix(&mut st) % 5).min(MAX_SECTORS))
+        }
+    };
+    let l = l.min(sectors);
+    Range {
+        start: s.min(sectors - l),
+        len: l,
+        index,
+    }
+}
+
+/// Fills one sector written by (`seed`, `round`, `node`, write `index`) at region sector
+/// `sector`.
+pub fn fill_sector(buf: &mut [u8], seed: u64, round: u64, node: u64, index: u64, sector: u64) {
+    buf[0..8].copy_from_slice(MAGIC);
+    for (i, v) in [seed, round, node, sector, index].iter().enumerate() {
+        buf[8 + 8 * i..16 + 8 * i].copy_from_slice(&v.to_le_bytes());
+    }
+    let mut st = seed ^ round.rotate_left(13) ^ node.rotate_left(29) ^ sector.rotate_left(37) ^ index.rotate_left(53);
+    for w in buf[48..].chunks_exact_mut(8) {
+        w.copy_from_slice(&mix(&mut st).to_le_bytes());
+    }
+}
+
+/// What a sector of the region holds.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Found {
+    /// Intact data of a `hammer` write by this node.
+    Hammer { node: u64 },
+    /// Not written by a hammer with this seed (earlier data, zeros).
+    Other,
+    /// Hammer data that does not belong here or is damaged.
+    Bad(String),
+}
+
+/// Classifies sector `sector` of the region (`buf` holds its 512 bytes).
+pub fn classify(buf: &[u8], seed: u64, sector: u64) -> Found {
+    if &buf[0..8] != MAGIC {
+        return Found::Other;
+    }
+    let f = |i: usize| u64::from_le_bytes(buf[8 + 8 * i..16 + 8 * i].try_into().unwrap());
+    let (s, round, node, at, index) = (f(0), f(1), f(2), f(3), f(4));
+    if s != seed {
+        return Found::Other;
+    }
+    if at != sector {
+        return Found::Bad(format!(
+            "sector {sector} holds node {node}'s round {round} write {index} for sector {at}"
+        ));
+    }
+    let mut want = [0u8; SECTOR];
+    fill_sector(&mut want, seed, round, node, index, sector);
+    if buf != want {
+        return Found::Bad(format!(
+            "sector {sector}: node {node}'s round {round} write {index} is damaged"
+        ));
+    }
+    Found::Hammer { node }
+}
+
+/// What `hammer` did.
+pub struct Done {
+    pub rounds: u64,
+    pub writes: u64,
+    pub bytes: u64,
+    pub secs: f64,
+}
+
+/// `hammer`: rounds of writes over the region until --rounds or --duration; writes are
+/// synchronous O_DIRECT pwrites (the caller opened `f` with O_DIRECT), `threads` at a time.
+pub fn hammer(f: &File, a: &Hammer) -> Result<Done, String> {
+    if a.size < 4096 {
+        return Err("--size must be at least 4 KiB".into());
+    }
+    let sectors = a.size / SECTOR as u64;
+    let start = Instant::now();
+    let deadline = a.duration.map(|d| start + Duration::from_secs(d));
+    let mut done = Done {
+        rounds: 0,
+        writes: 0,
+        bytes: 0,
+        secs: 0.0,
+    };
+    let mut round = 0u64;
+    while round < a.rounds && deadline.is_none_or(|d| Instant::now() < d) {
+        let ranges: Vec<Range> = base_ranges(a.seed, round, a.per_round, sectors)
+            .into_iter()
+            .map(|(b, block)| node_range(a.seed, round, a.node, b, block, sectors))
+            .collect();
+        let results: Vec<Result<u64, String>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..a.threads)
+                .map(|t| {
+                    let ranges = &ranges;
+                    s.spawn(move || -> Result<u64, String> {
+                        let mut buf = AlignedBuf::new(MAX_SECTORS as usize * SECTOR);
+                        let mut bytes = 0;
+                        for r in ranges.iter().filter(|r| r.index % a.threads == t) {
+                            let n = r.len as usize * SECTOR;
+                            let data = &mut buf.as_mut()[..n];
+                            for (k, sec) in data.chunks_exact_mut(SECTOR).enumerate() {
+                                fill_sector(sec, a.seed, round, a.node, r.index, r.start + k as u64);
+                            }
+                            let pos = a.offset + r.start * SECTOR as u64;
+                            f.write_all_at(data, pos)
+                                .map_err(|e| format!("round {round} write {} ({n} bytes at {pos}): {e}", r.index))?;
+                            bytes += n as u64;
+                        }
+                        Ok(bytes)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| Err("thread panicked".into())))
+                .collect()
+        });
+        for r in results {
+            done.bytes += r?;
+        }
+        done.writes += a.per_round;
+        round += 1;
+        done.rounds = round;
+    }
+    f.sync_all().map_err(|e| format!("fsync: {e}"))?;
+    done.secs = start.elapsed().as_secs_f64();
+    Ok(done)
+}
+
+/// What `hammer-check` found: sectors per node, sectors not hammered.
+#[derive(Debug)]
+pub struct Checked {
+    pub per_node: [u64; 2],
+    pub other: u64,
+}
+
+/// `hammer-check`: classifies every sector of the region; fails on the first bad one.
+pub fn hammer_check(f: &File, a: &HammerCheck) -> Result<Checked, String> {
+    let mut c = Checked {
+        per_node: [0; 2],
+        other: 0,
+    };
+    let mut buf = AlignedBuf::new(crate::CHUNK);
+    let mut done = 0u64;
+    while done < a.size {
+        let n = (a.size - done).min(crate::CHUNK as u64) as usize;
+        let pos = a.offset + done;
+        let data = &mut buf.as_mut()[..n];
+        f.read_exact_at(data, pos).map_err(|e| format!("read at {pos}: {e}"))?;
+        for (i, sec) in data.chunks_exact(SECTOR).enumerate() {
+            match classify(sec, a.seed, done / SECTOR as u64 + i as u64) {
+                Found::Hammer { node } if node < 2 => c.per_node[node as usize] += 1,
+                Found::Hammer { node } => return Err(format!("a sector written by node {node}")),
+                Found::Other => c.other += 1,
+                Found::Bad(why) => return Err(why),
+            }
+        }
+        done += n as u64;
+    }
+    for (node, &n) in c.per_node.iter().enumerate() {
+        if n < a.min_per_node {
+            return Err(format!(
+                "only {n} sectors carry node {node}'s writes (want at least {})",
+                a.min_per_node
+            ));
+        }
+    }
+    Ok(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECTORS: u64 = 2048;
+
+    /// The two nodes' ranges of a round, pairwise (same index).
+    fn pairs(round: u64) -> Vec<(Range, Range)> {
+        base_ranges(5, round, 256, SECTORS)
+            .into_iter()
+            .map(|(b, blk)| {
+                (
+                    node_range(5, round, 0, b, blk, SECTORS),
+                    node_range(5, round, 1, b, blk, SECTORS),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn nodes_write_identical_partial_and_contained_ranges() {
+        let (mut same, mut partial, mut contained, mut blocks) = (0, 0, 0, 0);
+        for round in 0..4 {
+            for (a, b) in pairs(round) {
+                assert!(a.len >= 1 && a.len <= 16 && a.start + a.len <= SECTORS, "{a:?}");
+                assert!(b.len >= 1 && b.len <= 16 && b.start + b.len <= SECTORS, "{b:?}");
+                let (ae, be) = (a.start + a.len, b.start + b.len);
+                if a == b {
+                    same += 1;
+                    if a.len == 8 && a.start % 8 == 0 {
+                        blocks += 1;
+                    }
+                } else if (a.start <= b.start && be <= ae) || (b.start <= a.start && ae <= be) {
+                    contained += 1;
+                } else if a.start < be && b.start < ae {
+                    partial += 1;
+                }
+            }
+        }
+        assert!(
+            same > 100 && partial > 50 && contained > 50 && blocks > 100,
+            "{same} {partial} {contained} {blocks}"
+        );
+        // Rounds differ, and the base ranges do not depend on the node.
+        assert_ne!(pairs(0), pairs(1));
+        assert_eq!(pairs(3), pairs(3));
+    }
+
+    #[test]
+    fn sectors_classify_by_writer_and_catch_damage() {
+        let mut s = [0u8; SECTOR];
+        fill_sector(&mut s, 5, 3, 1, 7, 100);
+        assert_eq!(classify(&s, 5, 100), Found::Hammer { node: 1 });
+        assert!(matches!(classify(&s, 5, 101), Found::Bad(w) if w.contains("for sector 100")));
+        assert_eq!(classify(&s, 6, 100), Found::Other);
+        let mut t = [0u8; SECTOR];
+        fill_sector(&mut t, 5, 3, 0, 7, 100);
+        assert_ne!(s[48..], t[48..], "the nodes' data differ");
+        s[300] ^= 1;
+        assert!(matches!(classify(&s, 5, 100), Found::Bad(w) if w.contains("damaged")));
+        assert_eq!(classify(&[0u8; SECTOR], 5, 0), Found::Other);
+    }
+
+    #[test]
+    fn two_nodes_hammer_a_file_and_the_check_counts_both() {
+        let dir = std::env::temp_dir().join(format!("drbd-testdata-hammer-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("img");
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .unwrap();
+        f.set_len(1 << 20).unwrap();
+        let args = |node| Hammer {
+            device: String::new(),
+            seed: 5,
+            node,
+            offset: 64 << 10,
+            size: 256 << 10,
+            rounds: 20,
+            duration: None,
+            per_round: 32,
+            threads: 2,
+        };
+        let d0 = hammer(&f, &args(0)).unwrap();
+        // Node 1 writes less after node 0, so both keep sectors.
+        let d1 = hammer(&f, &Hammer { rounds: 3, ..args(1) }).unwrap();
+        assert_eq!((d0.rounds, d0.writes, d1.writes), (20, 640, 96));
+        let check = HammerCheck {
+            device: String::new(),
+            seed: 5,
+            offset: 64 << 10,
+            size: 256 << 10,
+            min_per_node: 1,
+        };
+        let c = hammer_check(&f, &check).unwrap();
+        assert!(c.per_node[0] > 0 && c.per_node[1] > 0, "{:?} {}", c.per_node, c.other);
+        assert_eq!(c.per_node[0] + c.per_node[1] + c.other, 512);
+        // A sector moved elsewhere is caught.
+        let mut sec = [0u8; SECTOR];
+        f.read_exact_at(&mut sec, (64 << 10) + 10 * 512).unwrap();
+        if classify(&sec, 5, 10) != Found::Other {
+            f.write_all_at(&sec, (64 << 10) + 11 * 512).unwrap();
+            assert!(hammer_check(&f, &check).unwrap_err().contains("sector 11"));
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
