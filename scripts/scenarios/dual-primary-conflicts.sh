@@ -3,7 +3,10 @@
 #  1. Disjoint: at the same moment node0 writes [0, 8M) and node1 [8M, 16M); each then checks
 #     the other's half (O_DIRECT) and its own.
 #  2. Conflicts: at the same moment both run `drbd-testdata hammer` over the same 1 MiB at 16M
-#     for ROUNDS rounds of 64 writes (at most HAMMER_SECS seconds): in every round the two
+#     for HAMMER_SECS seconds, rounds of 64 writes (both stop by the clock, not after a number
+#     of rounds: a node that got through its rounds faster would leave the other writing alone
+#     at the end, overwriting every sector of the first, and hammer-check requires both
+#     nodes' writes to survive somewhere; at most ROUNDS rounds): in every round the two
 #     nodes write identical ranges (exact 4 KiB blocks and 1..16-sector ranges), partly
 #     overlapping and contained ones, each with its own data. Whichever write wins a conflict,
 #     both disks must end equal: after both stopped and DRBD is idle, each node checks every
@@ -24,7 +27,7 @@
 # guests: 2
 # disks: 64M
 # timeout: 400
-HAMMER_SECS=45 ROUNDS=110 HAMMER_SEED=4242 THREADS=1 EPOCH=default
+HAMMER_SECS=25 ROUNDS=1000000 HAMMER_SEED=4242 THREADS=1 EPOCH=default
 for kv in "$@"; do
     case "$kv" in
         epoch=*) EPOCH=${kv#epoch=} ;;
