@@ -100,8 +100,8 @@ scenarios=(
     "dual-primary-lvm tool=drbdsetup-84 module0=drbd_rs module1=drbd"
     "dual-primary-lvm tool=drbdsetup-84 module0=drbd module1=drbd_rs"
     "dual-primary-conflicts tool=drbdsetup-84 module=drbd_rs threads=4"
-    # Not yet in mixed pairs: there hammer-check sometimes finds none of the drbd-rs node's
-    # hammer writes left on either disk (the disks agree); open defect, see README.
+    "dual-primary-conflicts tool=drbdsetup-84 module0=drbd_rs module1=drbd"
+    "dual-primary-conflicts tool=drbdsetup-84 module0=drbd module1=drbd_rs"
     "dual-primary-split tool=drbdsetup-84 module=drbd_rs"
     "dual-primary-split-two-guests tool=drbdsetup-84 module=drbd_rs"
     "dual-primary-split-two-guests tool=drbdsetup-84 module0=drbd_rs module1=drbd"

@@ -11,7 +11,9 @@
 #     overlapping and contained ones, each with its own data. Whichever write wins a conflict,
 #     both disks must end equal: after both stopped and DRBD is idle, each node checks every
 #     sector of the region is intact hammer data (hammer-check: none torn, misplaced or
-#     damaged, both nodes' writes present), and prints the checksum of its whole device; the
+#     damaged, both nodes' writes present, and no lost write: no sector holds a node's write
+#     that the same node overwrote in a later round, and no hammered sector holds older data),
+#     and prints the checksum of its whole device; the
 #     host compares the two; before that, an online verify (verify-alg sha1, started by node0)
 #     must find no block out of sync (oos:0). The connection must stay up throughout (no protocol error, no
 #     barrier-ack mismatch, no reconnect).
@@ -55,15 +57,22 @@ testdata verify /dev/drbd0 --seed 32 --offset 8M --size 8M
 
 # 2. The same region, at once.
 dp_both 3 60
-testdata hammer /dev/drbd0 --seed $HAMMER_SEED --node "$NODE" --offset 16M --size 1M \
-    --rounds "$ROUNDS" --duration "$HAMMER_SECS" --per-round 64 --threads "$THREADS"
+out=$(drbd-testdata hammer /dev/drbd0 --seed $HAMMER_SEED --node "$NODE" --offset 16M --size 1M \
+    --rounds "$ROUNDS" --duration "$HAMMER_SECS" --per-round 64 --threads "$THREADS" 2>&1) ||
+    fail "hammer failed: $out"
+log "$out"
+# "HAMMER node N: R rounds ...": hammer-check holds this node's writes of all R rounds to
+# their order.
+MY_ROUNDS=$(echo "$out" | sed -n 's/^HAMMER node [01]: \([0-9]*\) rounds .*/\1/p')
+[ -n "$MY_ROUNDS" ] || fail "no round count from the hammer: $out"
 # The connection must have survived the conflicts (else the mailbox cannot work either).
 dp_no_protocol_errors
 dp_both 4 180
 wait_for 60 "idle" dp_idle
 log "kernel log on conflicts: $(dmesg | grep -c 'Concurrent writes detected') 'Concurrent writes detected' lines"
 dmesg | grep 'Concurrent writes detected' | head -3
-testdata hammer-check /dev/drbd0 --seed $HAMMER_SEED --offset 16M --size 1M --min-per-node 1
+testdata hammer-check /dev/drbd0 --seed $HAMMER_SEED --offset 16M --size 1M --per-round 64 \
+    --rounds-of "$NODE=$MY_ROUNDS" --min-per-node 1
 # DRBD's own comparison of the two disks: nobody writes until both saw the verify end.
 echo "drbd-rs-test: verify" > /dev/kmsg
 [ "$NODE" = 0 ] && drbdsetup verify 0

@@ -71,6 +71,23 @@ pub struct HammerCheck {
     /// Fail unless at least this many sectors carry each node's writes (nodes 0 and 1).
     #[arg(long, default_value_t = 0)]
     pub min_per_node: u64,
+    /// Writes per round `hammer` used.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..))]
+    pub per_round: u64,
+    /// Rounds a node finished, as `NODE=ROUNDS` (its `hammer` printed them); for a node not
+    /// named, the last round found on the disk stands in (which checks fewer of its writes).
+    #[arg(long = "rounds-of", value_parser = parse_rounds_of)]
+    pub rounds_of: Vec<(u64, u64)>,
+}
+
+fn parse_rounds_of(s: &str) -> Result<(u64, u64), String> {
+    let (n, r) = s.split_once('=').ok_or("want NODE=ROUNDS")?;
+    let n: u64 = n.parse().map_err(|e| format!("{n}: {e}"))?;
+    let r: u64 = r.parse().map_err(|e| format!("{r}: {e}"))?;
+    if n > 1 {
+        return Err(format!("node {n}: nodes are 0 and 1"));
+    }
+    Ok((n, r))
 }
 
 fn mix(state: &mut u64) -> u64 {
@@ -167,8 +184,8 @@ pub fn fill_sector(buf: &mut [u8], seed: u64, round: u64, node: u64, index: u64,
 /// What a sector of the region holds.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Found {
-    /// Intact data of a `hammer` write by this node.
-    Hammer { node: u64 },
+    /// Intact data of a `hammer` write by this node: its round `round`, write `index`.
+    Hammer { node: u64, round: u64, index: u64 },
     /// Not written by a hammer with this seed (earlier data, zeros).
     Other,
     /// Hammer data that does not belong here or is damaged.
@@ -197,7 +214,7 @@ pub fn classify(buf: &[u8], seed: u64, sector: u64) -> Found {
             "sector {sector}: node {node}'s round {round} write {index} is damaged"
         ));
     }
-    Found::Hammer { node }
+    Found::Hammer { node, round, index }
 }
 
 /// What `hammer` did.
@@ -268,19 +285,43 @@ pub fn hammer(f: &File, a: &Hammer) -> Result<Done, String> {
     Ok(done)
 }
 
-/// What `hammer-check` found: sectors per node, sectors not hammered.
+/// What `hammer-check` found: sectors per node, sectors not hammered, and per node the last
+/// round found on the disk, the rounds the check covered and how many sectors hold that
+/// node's last write to them.
 #[derive(Debug)]
 pub struct Checked {
     pub per_node: [u64; 2],
     pub other: u64,
+    pub last_round: [Option<u64>; 2],
+    pub rounds_checked: [u64; 2],
+    pub last_writes: [u64; 2],
 }
 
-/// `hammer-check`: classifies every sector of the region; fails on the first bad one.
+/// `hammer-check`: classifies every sector of the region and checks what each node's own
+/// order of writes implies; fails on the first violation.
+///
+/// Every round of a node starts after its previous round's writes all completed (the threads
+/// join between rounds), so whatever the other node did, a sector cannot end holding a node's
+/// write of round r if that node wrote the sector again in a later round: the later write
+/// completed after the earlier one, and DRBD must not let the earlier one win on either
+/// disk (that is a lost, acknowledged write). And a sector some node wrote cannot end holding
+/// data from before the hammer. Which node's write wins a conflict is not checked: the two
+/// nodes' writes are concurrent. A node's rounds are the ones `--rounds-of` gives, else those
+/// up to the last round of it found on the disk.
 pub fn hammer_check(f: &File, a: &HammerCheck) -> Result<Checked, String> {
+    if a.size < 4096 {
+        return Err("--size must be at least 4 KiB".into());
+    }
+    let sectors = a.size / SECTOR as u64;
     let mut c = Checked {
         per_node: [0; 2],
         other: 0,
+        last_round: [None; 2],
+        rounds_checked: [0; 2],
+        last_writes: [0; 2],
     };
+    // What each sector holds: (node, round, index), or None if not hammer data.
+    let mut found: Vec<Option<(u64, u64, u64)>> = Vec::with_capacity(sectors as usize);
     let mut buf = AlignedBuf::new(crate::CHUNK);
     let mut done = 0u64;
     while done < a.size {
@@ -290,13 +331,80 @@ pub fn hammer_check(f: &File, a: &HammerCheck) -> Result<Checked, String> {
         f.read_exact_at(data, pos).map_err(|e| format!("read at {pos}: {e}"))?;
         for (i, sec) in data.chunks_exact(SECTOR).enumerate() {
             match classify(sec, a.seed, done / SECTOR as u64 + i as u64) {
-                Found::Hammer { node } if node < 2 => c.per_node[node as usize] += 1,
-                Found::Hammer { node } => return Err(format!("a sector written by node {node}")),
-                Found::Other => c.other += 1,
+                Found::Hammer { node, round, index } if node < 2 => {
+                    c.per_node[node as usize] += 1;
+                    let last = &mut c.last_round[node as usize];
+                    *last = Some(last.map_or(round, |l| l.max(round)));
+                    found.push(Some((node, round, index)));
+                }
+                Found::Hammer { node, .. } => return Err(format!("a sector written by node {node}")),
+                Found::Other => {
+                    c.other += 1;
+                    found.push(None);
+                }
                 Found::Bad(why) => return Err(why),
             }
         }
         done += n as u64;
+    }
+    // Per node and sector: the last round (and its write) that wrote the sector.
+    let mut last: [Vec<Option<(u64, u64)>>; 2] = [vec![None; sectors as usize], vec![None; sectors as usize]];
+    for node in 0..2u64 {
+        let rounds = match a.rounds_of.iter().rev().find(|(n, _)| *n == node) {
+            Some(&(_, r)) => r,
+            None => c.last_round[node as usize].map_or(0, |l| l + 1),
+        };
+        if let Some(l) = c.last_round[node as usize] {
+            if l >= rounds {
+                return Err(format!(
+                    "node {node}'s round {l} is on the disk, but it finished only {rounds} rounds"
+                ));
+            }
+        }
+        c.rounds_checked[node as usize] = rounds;
+        for round in 0..rounds {
+            for (b, block) in base_ranges(a.seed, round, a.per_round, sectors) {
+                let r = node_range(a.seed, round, node, b, block, sectors);
+                for s in r.start..r.start + r.len {
+                    last[node as usize][s as usize] = Some((round, r.index));
+                }
+            }
+        }
+    }
+    for (s, what) in found.iter().enumerate() {
+        let sector = s as u64;
+        match *what {
+            None => {
+                for (node, writes) in last.iter().enumerate() {
+                    if let Some((round, index)) = writes[s] {
+                        return Err(format!(
+                            "sector {sector} holds no hammer data, but node {node}'s round {round} write {index} wrote it"
+                        ));
+                    }
+                }
+            }
+            Some((node, round, index)) => {
+                let wrote = base_ranges(a.seed, round, a.per_round, sectors)
+                    .get(index as usize)
+                    .map(|&(b, block)| node_range(a.seed, round, node, b, block, sectors))
+                    .is_some_and(|r| r.start <= sector && sector < r.start + r.len);
+                if !wrote {
+                    return Err(format!(
+                        "sector {sector} holds node {node}'s round {round} write {index}, which did not cover it"
+                    ));
+                }
+                match last[node as usize][s] {
+                    Some((lr, li)) if lr > round => {
+                        return Err(format!(
+                            "lost write: sector {sector} holds node {node}'s round {round} write {index}, \
+                             but node {node} wrote it again later (round {lr} write {li})"
+                        ));
+                    }
+                    Some((lr, _)) if lr == round => c.last_writes[node as usize] += 1,
+                    _ => {}
+                }
+            }
+        }
     }
     for (node, &n) in c.per_node.iter().enumerate() {
         if n < a.min_per_node {
@@ -361,7 +469,7 @@ mod tests {
     fn sectors_classify_by_writer_and_catch_damage() {
         let mut s = [0u8; SECTOR];
         fill_sector(&mut s, 5, 3, 1, 7, 100);
-        assert_eq!(classify(&s, 5, 100), Found::Hammer { node: 1 });
+        assert_eq!(classify(&s, 5, 100), Found::Hammer { node: 1, round: 3, index: 7 });
         assert!(matches!(classify(&s, 5, 101), Found::Bad(w) if w.contains("for sector 100")));
         assert_eq!(classify(&s, 6, 100), Found::Other);
         let mut t = [0u8; SECTOR];
@@ -406,10 +514,49 @@ mod tests {
             offset: 64 << 10,
             size: 256 << 10,
             min_per_node: 1,
+            per_round: 32,
+            rounds_of: vec![(0, 20), (1, 3)],
         };
         let c = hammer_check(&f, &check).unwrap();
         assert!(c.per_node[0] > 0 && c.per_node[1] > 0, "{:?} {}", c.per_node, c.other);
         assert_eq!(c.per_node[0] + c.per_node[1] + c.other, 512);
+        assert_eq!(c.rounds_checked, [20, 3]);
+        assert!(c.last_writes[1] > 0, "{:?}", c.last_writes);
+        // A node's earlier write that ends over its later one is a lost write: put node 1's
+        // round 0 data back over a sector it rewrote in round 1 or 2.
+        let r0: Vec<Range> = base_ranges(5, 0, 32, 512)
+            .into_iter()
+            .map(|(b, blk)| node_range(5, 0, 1, b, blk, 512))
+            .collect();
+        let later: Vec<Range> = (1..3)
+            .flat_map(|round| {
+                base_ranges(5, round, 32, 512)
+                    .into_iter()
+                    .map(move |(b, blk)| node_range(5, round, 1, b, blk, 512))
+            })
+            .collect();
+        let (r, s) = r0
+            .iter()
+            .flat_map(|r| (r.start..r.start + r.len).map(move |s| (*r, s)))
+            .find(|(_, s)| later.iter().any(|l| l.start <= *s && *s < l.start + l.len))
+            .expect("rounds 1 and 2 rewrite some sector of round 0");
+        let mut old = [0u8; SECTOR];
+        let at = (64 << 10) + s * 512;
+        let mut keep = [0u8; SECTOR];
+        f.read_exact_at(&mut keep, at).unwrap();
+        fill_sector(&mut old, 5, 0, 1, r.index, s);
+        f.write_all_at(&old, at).unwrap();
+        let e = hammer_check(&f, &check).unwrap_err();
+        assert!(e.contains("lost write") && e.contains(&format!("sector {s}")), "{e}");
+        // A hammered sector back to what was there before the hammer is caught too.
+        f.write_all_at(&[0u8; SECTOR], at).unwrap();
+        let e = hammer_check(&f, &check).unwrap_err();
+        assert!(e.contains("holds no hammer data"), "{e}");
+        f.write_all_at(&keep, at).unwrap();
+        hammer_check(&f, &check).unwrap();
+        // Claiming fewer rounds than the disk shows is refused.
+        let e = hammer_check(&f, &HammerCheck { rounds_of: vec![(0, 20), (1, 2)], ..check.clone() }).unwrap_err();
+        assert!(e.contains("finished only 2 rounds"), "{e}");
         // A sector moved elsewhere is caught.
         let mut sec = [0u8; SECTOR];
         f.read_exact_at(&mut sec, (64 << 10) + 10 * 512).unwrap();

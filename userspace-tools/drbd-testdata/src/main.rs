@@ -286,6 +286,14 @@ fn run(cmd: Cmd) -> Result<(), String> {
             let f = open(&a.device, false).map_err(|e| format!("{}: {e}", a.device))?;
             let c = hammer::hammer_check(&f, &a)?;
             println!("HAMMER-CHECK node0 {} node1 {} other {} sectors", c.per_node[0], c.per_node[1], c.other);
+            for n in 0..2 {
+                println!(
+                    "HAMMER-CHECK node{n}: last round on disk {}, rounds checked {}, {} sectors hold its last write to them",
+                    c.last_round[n].map_or("none".to_string(), |r| r.to_string()),
+                    c.rounds_checked[n],
+                    c.last_writes[n]
+                );
+            }
             return Ok(());
         }
         Cmd::NetRecv { listen } => {
