@@ -100,8 +100,9 @@ scenarios=(
     "dual-primary-lvm tool=drbdsetup-84 module0=drbd_rs module1=drbd"
     "dual-primary-lvm tool=drbdsetup-84 module0=drbd module1=drbd_rs"
     "dual-primary-conflicts tool=drbdsetup-84 module=drbd_rs threads=4"
-    "dual-primary-conflicts tool=drbdsetup-84 module0=drbd_rs module1=drbd"
-    "dual-primary-conflicts tool=drbdsetup-84 module0=drbd module1=drbd_rs"
+    # Mixed pairs: drbd-rs resolving the conflicts, then the C DRBD (node0 resolves).
+    "dual-primary-conflicts tool=drbdsetup-84 module0=drbd_rs module1=drbd resolver=0"
+    "dual-primary-conflicts tool=drbdsetup-84 module0=drbd module1=drbd_rs resolver=0"
     "dual-primary-split tool=drbdsetup-84 module=drbd_rs"
     "dual-primary-split-two-guests tool=drbdsetup-84 module=drbd_rs"
     "dual-primary-split-two-guests tool=drbdsetup-84 module0=drbd_rs module1=drbd"

@@ -334,6 +334,8 @@ dp_two_primaries() {
     drbdsetup new-resource r0
     drbdsetup new-minor r0 0 0
     drbdsetup attach 0 /dev/vda /dev/vda internal
+    # DP_CONNECT_DELAY: seconds to wait before connecting (the other node listens by then).
+    [ -z "${DP_CONNECT_DELAY:-}" ] || sleep "$DP_CONNECT_DELAY"
     dp_connect "${1:-}"
     wait_for 120 "connected" proc_has 0 'cs:(Connected|SyncSource|SyncTarget)'
     if [ "$NODE" = 0 ]; then

@@ -25,23 +25,31 @@
 # #n received, expected #m!" (ProtocolError, reconnect, and with two Primaries a split brain)
 # within seconds (docs/DUAL-PRIMARY-C-RESULTS.md). `threads=N` runs the stronger form for
 # implementations without that flaw; `epoch=N` sets --max-epoch-size, `rounds=N` and
-# `hammer=SECONDS` the length.
+# `hammer=SECONDS` the length, `resolver=N` makes node N the one that resolves conflicts.
 # guests: 2
 # disks: 64M
 # timeout: 400
-HAMMER_SECS=25 ROUNDS=1000000 HAMMER_SEED=4242 THREADS=1 EPOCH=default
+HAMMER_SECS=25 ROUNDS=1000000 HAMMER_SEED=4242 THREADS=1 EPOCH=default RESOLVER=
 for kv in "$@"; do
     case "$kv" in
         epoch=*) EPOCH=${kv#epoch=} ;;
         threads=*) THREADS=${kv#threads=} ;;
         hammer=*) HAMMER_SECS=${kv#hammer=} ;;
         rounds=*) ROUNDS=${kv#rounds=} ;;
+        resolver=*) RESOLVER=${kv#resolver=} ;;
     esac
 done
 NET_OPTS=--verify-alg=sha1
 [ "$EPOCH" = default ] || NET_OPTS="$NET_OPTS --max-epoch-size=$EPOCH"
 
 load_drbd
+# The node that accepts the meta-data socket resolves conflicts (RESOLVE_CONFLICTS). Both
+# modules connect, then listen, in turns: the node that comes last connects the data socket
+# to the listening one, which then connects the meta-data socket back to it. With
+# resolver=N, node N connects only after a pause.
+if [ -n "$RESOLVER" ] && [ "$NODE" = "$RESOLVER" ]; then
+    DP_CONNECT_DELAY=8
+fi
 dp_two_primaries "$NET_OPTS"
 
 # 1. Disjoint halves, written at once.
@@ -71,6 +79,17 @@ dp_both 4 180
 wait_for 60 "idle" dp_idle
 log "kernel log on conflicts: $(dmesg | grep -c 'Concurrent writes detected') 'Concurrent writes detected' lines"
 dmesg | grep 'Concurrent writes detected' | head -3
+# Both modules say which side resolved: only the resolver "assum[es] local/remote came first".
+if [ -n "$RESOLVER" ]; then
+    conflicts=$(dmesg | grep -c 'Concurrent writes detected')
+    assumed=$(dmesg | grep 'Concurrent writes detected' | grep -c 'came first')
+    [ "$conflicts" -gt 0 ] || fail "no conflict detected: nothing shows which node resolved"
+    if [ "$NODE" = "$RESOLVER" ]; then
+        [ "$assumed" = "$conflicts" ] || fail "node $NODE was to resolve conflicts, but did not decide them"
+    else
+        [ "$assumed" = 0 ] || fail "node $NODE resolved conflicts; node $RESOLVER was to"
+    fi
+fi
 testdata hammer-check /dev/drbd0 --seed $HAMMER_SEED --offset 16M --size 1M --per-round 64 \
     --rounds-of "$NODE=$MY_ROUNDS" --min-per-node 1
 # DRBD's own comparison of the two disks: nobody writes until both saw the verify end.
