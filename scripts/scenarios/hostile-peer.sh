@@ -2,7 +2,9 @@
 # 127.0.0.1:7790), reaches Connected, then injects ONE malformed packet per case (bad magic,
 # oversize length, truncated packet, unknown command, write past the end of the device, a reply
 # to a request never sent, a BarrierAck for an epoch never sent, an online-verify request past
-# the end of the device, a checksum-resync request with an oversized digest). Each time the DUT must drop the
+# the end of the device, a checksum-resync request with an oversized digest, conflict verdicts
+# for writes never sent, and with two Primaries allowed a P_DATA whose sequence number leaves
+# a gap). Each time the DUT must drop the
 # connection, go back to WFConnection (not StandAlone), log a line naming the problem, and write
 # nothing: the data area's checksum is the same before and after (the host compares the two
 # CHECKSUM lines), and the marker drbd-test-peer puts in every data payload appears nowhere on
@@ -132,6 +134,13 @@ peer ov-request-out-of-range 'beyond end of local disk|sector: [0-9]+s, size: 40
 # Conflict verdicts of two Primaries, without allow-two-primaries and for no write at all.
 peer superseded 'failed to find request|only a peer that resolves conflicts'
 peer retry-write 'failed to find request|only a peer that resolves conflicts'
+# Two Primaries allowed: a P_DATA whose sequence number leaves a gap no packet fills.
+drbdsetup disconnect ipv4:$DUT ipv4:$PEER
+drbdsetup connect r0 ipv4:$DUT ipv4:$PEER --protocol=C --allow-two-primaries
+wait_for 10 "r0 waiting for its peer" proc_has 0 'cs:WFConnection'
+peer seq-gap 'Timed out waiting for missing ack packets'
+drbdsetup disconnect ipv4:$DUT ipv4:$PEER
+drbd_connect
 if [ "$DRBD_MODULE" = drbd_rs ]; then
     # The C module takes a digest of any length (it only asserts the size it expects).
     peer csum-digest-oversize 'CsumRSRequest.*(length|long)|bad packet header'

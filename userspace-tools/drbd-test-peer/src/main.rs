@@ -144,6 +144,12 @@ enum PeerCase {
     Superseded,
     /// A `P_RETRY_WRITE` likewise.
     RetryWrite,
+    /// With two Primaries allowed (`two_primaries` in our `P_PROTOCOL`; the DUT connects
+    /// with --allow-two-primaries and resolves conflicts, as it accepted our meta socket): a
+    /// 4 KiB `P_DATA` whose sequence number skips 1000 numbers no packet ever carried. The
+    /// resolver waits for the missing packets (`wait_for_and_update_peer_seq`) and must give
+    /// up after ping-timeout without writing.
+    SeqGap,
 }
 
 fn start() -> Instant {
@@ -483,7 +489,7 @@ fn peer(a: &PeerArgs) -> Res<&'static str> {
         after_sb_1p: 0,
         after_sb_2p: 0,
         conn_flags: 0,
-        two_primaries: 0,
+        two_primaries: u32::from(matches!(a.case, PeerCase::SeqGap)),
         integrity_alg: AlgName::EMPTY,
     };
     send(
@@ -683,6 +689,23 @@ fn inject(a: &PeerArgs, ap: u32, data: &mut TcpStream, meta: &Mutex<TcpStream>) 
                 a.size_sectors,
                 a.size_sectors
             );
+            send(data, ap, &p)
+        }
+        PeerCase::SeqGap => {
+            let payload = marked(4096);
+            let p = Packet::Data {
+                command: Command::Data,
+                header: DataHeader {
+                    sector: 8,
+                    block_id: 1,
+                    seq_num: 1000,
+                    // Protocol C: the write is to be acknowledged once on disk.
+                    dp_flags: drbd_core::packets::DP_SEND_WRITE_ACK,
+                },
+                digest: &[],
+                data: &payload,
+            };
+            say!("Data of 4096 bytes at sector 8 with sequence number 1000 (none before it)");
             send(data, ap, &p)
         }
         PeerCase::WrongState => {
