@@ -26,6 +26,15 @@
 //! Forgetting a [`KThread`] (`mem::forget`) leaks the task reference and, if the thread never
 //! ran, the box; it never frees anything the thread still uses.
 
+//! # The module stays while a thread runs
+//!
+//! Every thread holds a reference on this module ([`ModuleRef`], taken in `spawn` as the C
+//! DRBD's `drbd_thread_start` does), so `rmmod` is refused ("in use") while any receiver,
+//! ack receiver or ticker exists, and the module's code cannot be unloaded under a running
+//! thread. The thread gives the reference back on its way out with
+//! `__module_put_and_kthread_exit`, which drops it and exits without returning into module
+//! code; a thread stopped before its first run has it dropped with its closure.
+
 use core::{
     ffi::{c_void, CStr},
     ptr::NonNull,
@@ -40,10 +49,55 @@ struct Shared {
     done: AtomicBool,
 }
 
-/// What the new thread receives: the closure and its side of the shared state.
+/// A reference on this module (`try_module_get`): while one is held the module cannot be
+/// unloaded.
+///
+/// # Invariants
+///
+/// Holds exactly one reference on this module, taken with `try_module_get` and given back
+/// once: by drop (`module_put`) or by [`ModuleRef::put_and_exit`].
+struct ModuleRef(());
+
+impl ModuleRef {
+    fn this_module() -> *mut bindings::module {
+        <crate::LocalModule as kernel::ModuleMetadata>::THIS_MODULE.as_ptr()
+    }
+
+    /// Takes a reference; fails with `ENODEV` once the module is being unloaded.
+    fn get() -> Result<ModuleRef> {
+        // SAFETY: `this_module()` is this module's `struct module` (valid while its code runs);
+        // `try_module_get` refuses a module that is going away.
+        if unsafe { bindings::try_module_get(Self::this_module()) } {
+            // INVARIANT: the reference was just taken.
+            Ok(ModuleRef(()))
+        } else {
+            Err(ENODEV)
+        }
+    }
+
+    /// Gives the reference back and ends the calling kernel thread, without returning into
+    /// this module's code (which may be unloaded as soon as the reference is gone).
+    fn put_and_exit(self) -> ! {
+        core::mem::forget(self);
+        // SAFETY: the reference this object held (type invariant) is given back here, once
+        // (drop will not run); called from a kernel thread, which it ends.
+        unsafe { bindings::__module_put_and_kthread_exit(Self::this_module(), 0) }
+    }
+}
+
+impl Drop for ModuleRef {
+    fn drop(&mut self) {
+        // SAFETY: the reference this object holds (type invariant), given back once.
+        unsafe { bindings::module_put(Self::this_module()) };
+    }
+}
+
+/// What the new thread receives: the closure, its side of the shared state and the module
+/// reference it keeps while it runs.
 struct Start<F> {
     f: F,
     shared: Arc<Shared>,
+    module: ModuleRef,
 }
 
 /// The thread function: runs `f` and marks it done.
@@ -56,11 +110,14 @@ unsafe extern "C" fn trampoline<F: FnOnce() + Send + 'static>(data: *mut c_void)
     // SAFETY: per the function's contract the box is ours now; `spawn` only frees it itself if
     // this function never runs (see `KThread::stop`).
     let start = unsafe { KBox::from_raw(data.cast::<Start<F>>()) };
-    let Start { f, shared } = KBox::into_inner(start);
+    let Start { f, shared, module } = KBox::into_inner(start);
     f();
     shared.done.store(true, Ordering::Release);
-    // 0, never -EINTR: `KThread::stop` reads -EINTR as "the thread function never ran".
-    0
+    // Nothing of ours may outlive the exit below, which never returns.
+    drop(shared);
+    // Exit code 0, never -EINTR: `KThread::stop` reads -EINTR as "the thread function never
+    // ran".
+    module.put_and_exit()
 }
 
 /// Frees a `Start<F>` whose thread never ran.
@@ -112,6 +169,7 @@ impl KThread {
             Start {
                 f,
                 shared: shared.clone(),
+                module: ModuleRef::get()?,
             },
             GFP_KERNEL,
         )?)

@@ -147,6 +147,13 @@ if [ "$DRBD_MODULE" = drbd_rs ]; then
 fi
 
 # --- nothing was written ----------------------------------------------------------------------
+# While r0 waits for its peer its receiver thread runs: the module must not go (each DRBD
+# thread holds a reference on it), and r0 must go on waiting.
+wait_for 15 "r0 waiting for its peer" proc_has 0 'cs:WFConnection '
+if rmmod "$DRBD_MODULE" 2>/tmp/rmmod.err; then fail "rmmod $DRBD_MODULE succeeded while r0 was connecting"; fi
+grep -q "^$DRBD_MODULE " /proc/modules || fail "$DRBD_MODULE unloaded while r0 was connecting"
+proc_has 0 'cs:(WFConnection|Unconnected) ' || fail "r0 stopped waiting after the refused rmmod: $(proc_line 0)"
+log "rmmod while r0 waits for its peer: refused ($(cat /tmp/rmmod.err)); $(proc_line 0)"
 drbdsetup down r0
 data_sum data-after
 # The whole backing device, meta-data included, read past the page cache; NULs dropped so grep
