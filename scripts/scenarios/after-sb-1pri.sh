@@ -12,7 +12,9 @@
 #   rr-conflict (disconnect) it refuses to become SyncTarget, with --rr-conflict=violently it
 #   becomes SyncTarget while staying Primary;
 # - after-sb-2pri disconnect (both Primary): unresolved; violently-as0p: decides, but two
-#   Primaries cannot connect without allow-two-primaries.
+#   Primaries cannot connect without allow-two-primaries; with it, violently-as0p makes the
+#   loser SyncTarget while both stay Primary, and call-pri-lost-after-sb runs pri-lost-after-sb on the
+#   loser, which cannot give up its role during the handshake (unresolved).
 # guests: 1
 # disks: 16M 16M
 # timeout: 600
@@ -101,6 +103,37 @@ fi
     fail "data changed although the Primaries did not connect"
 "$DRBDSETUP" disconnect $SB_A0 $SB_A1 || true
 "$DRBDSETUP" disconnect $SB_A1 $SB_A0 || true
+drbdsetup secondary 0
+drbdsetup secondary 1
+sb_discard_r1
+
+# With --allow-two-primaries the after-sb-2pri policies decide for real.
+TWO="$LEAST --allow-two-primaries --rr-conflict=violently"
+# violently-as0p: discard-least-changes picks r1, which becomes SyncTarget while both stay
+# Primary.
+sb_split 2 1 both
+sb_connect "$TWO --after-sb-2pri=violently-as0p" "$TWO --after-sb-2pri=violently-as0p"
+sb_resolved 0 1 2
+# (sic: the C module prints no space before "assumption")
+sb_log_has "drbd1: Becoming SyncTarget, violating the stable-dataassumption"
+wait_for 10 "both Primary again" sh -c "grep -qE '^ *0: cs:Connected ro:Primary/Primary ds:UpToDate/UpToDate' /proc/drbd &&
+    grep -qE '^ *1: cs:Connected ro:Primary/Primary ds:UpToDate/UpToDate' /proc/drbd"
+drbdsetup secondary 1
+# call-pri-lost-after-sb: discard-least-changes picks r1, which is to give up the Primary role, but a
+# connection in WFReportParams refuses role changes: pri-lost-after-sb runs and the split brain
+# stays unresolved (r1 a StandAlone Primary).
+sb_split 2 1 both
+sb_connect "$TWO --after-sb-2pri=call-pri-lost-after-sb" "$TWO --after-sb-2pri=call-pri-lost-after-sb"
+wait_for 60 "r1 left the split brain unresolved" sh -c \
+    "dmesg | sed -n '/drbd-rs-test: round $SB_ROUND\$/,\$p' | grep -qF 'drbd1: Split-Brain detected but unresolved'"
+sleep 2
+expect_helper initial-split-brain 1
+expect_helper pri-lost-after-sb 1
+expect_helper split-brain 1
+proc_has 1 'cs:StandAlone ro:Primary/' || fail "r1 is not a StandAlone Primary"
+[ "$(sb_sum /dev/vda)" = "$SB_SUM0" ] && [ "$(sb_sum /dev/vdb)" = "$SB_SUM1" ] ||
+    fail "data changed although the split brain is unresolved"
+log "helpers: $(cut -d'|' -f1 "$HELPER_LOG" | tr '\n' ',')"
 drbdsetup secondary 0
 drbdsetup secondary 1
 sb_discard_r1
