@@ -744,18 +744,9 @@ fn receive_data(s: &Arc<Session>, vnr: u16, cmd: Command, length: u32) -> Result
     // Two Primaries: ordered against our own writes in flight (`handle_write_conflicts`).
     let mut ws_id = 0;
     if cmd == Command::Data {
-        match admit_peer_write(s, vnr, &d, dh.sector, dh.block_id, dh.seq_num, split.data) {
-            Ok(Admit::Write(id)) => ws_id = id,
-            Ok(Admit::Answered) => {
-                // Superseded or to be retried: not written, and not counted in the epoch
-                // (so the epoch's ack agrees with what the sender still has in its log).
-                undo(s);
-                return Ok(());
-            }
-            Err(why) => {
-                undo(s);
-                return Err(why);
-            }
+        match admit_or_undo(s, vnr, &d, dh.sector, dh.block_id, dh.seq_num, split.data, &undo)? {
+            Some(id) => ws_id = id,
+            None => return Ok(()),
         }
     }
     let kind = if cmd == Command::Data {
@@ -841,16 +832,8 @@ fn receive_trim(s: &Arc<Session>, vnr: u16, d: &Arc<Device>, cmd: Command, t: &T
         rx.remove_range(vnr, sector);
         s.rx_cv.notify_all();
     };
-    let ws_id = match admit_peer_write(s, vnr, d, sector, t.data.block_id, t.data.seq_num, t.size) {
-        Ok(Admit::Write(id)) => id,
-        Ok(Admit::Answered) => {
-            undo(s);
-            return Ok(());
-        }
-        Err(why) => {
-            undo(s);
-            return Err(why);
-        }
+    let Some(ws_id) = admit_or_undo(s, vnr, d, sector, t.data.block_id, t.data.seq_num, t.size, &undo)? else {
+        return Ok(());
     };
     let pd = match PeerDiscard::new(s.clone(), d.clone(), vnr, sector, t.size, t.data.block_id, write_ack, zeroes, ws_id) {
         Ok(pd) => pd,
@@ -872,6 +855,35 @@ enum Admit {
     /// The resolver superseded it or asked for it again (`P_SUPERSEDED`, `P_RETRY_WRITE`
     /// sent): it is not written.
     Answered,
+}
+
+/// [`admit_peer_write`] for a received write whose receive bookkeeping `undo` takes back:
+/// `Some(id)` to write it (see [`Admit::Write`]); `None` once the resolver answered it
+/// (superseded or to be retried: not written, and not counted in the epoch, so the epoch's
+/// ack agrees with what the sender still has in its log); on an error, or on `None`, `undo`
+/// has run.
+#[allow(clippy::too_many_arguments)]
+fn admit_or_undo(
+    s: &Arc<Session>,
+    vnr: u16,
+    d: &Arc<Device>,
+    sector: u64,
+    block_id: u64,
+    seq: u32,
+    bytes: u32,
+    undo: &dyn Fn(&Session),
+) -> Result<Option<u64>, Failure> {
+    match admit_peer_write(s, vnr, d, sector, block_id, seq, bytes) {
+        Ok(Admit::Write(id)) => Ok(Some(id)),
+        Ok(Admit::Answered) => {
+            undo(s);
+            Ok(None)
+        }
+        Err(why) => {
+            undo(s);
+            Err(why)
+        }
+    }
 }
 
 /// With two Primaries, a peer write of `bytes` at `sector` (its `seq` from `P_DATA`/`P_TRIM`)
