@@ -20,10 +20,10 @@ pub(crate) fn ack_receiver(s: Arc<Session>) {
     crate::sys::thread::set_current_realtime();
     let (ping_int_ms, ping_timeo_ms) = {
         let st = s.conn.settings.lock();
-        (st.ping_int_s * 1000, st.ping_timeo_ds * 100)
+        (st.ping_int_s.saturating_mul(1000), st.ping_timeo_ds.saturating_mul(100))
     };
     let hs = wire::header_size(s.agreed);
-    s.meta.set_timeouts(Some(ping_int_ms), Some(ping_timeo_ms * 10));
+    s.meta.set_timeouts(Some(ping_int_ms), Some(ping_timeo_ms.saturating_mul(10)));
     while !s.is_failed() && !crate::sys::thread::should_stop() {
         let mut h = [0u8; 16];
         match s.meta.recv_exact(&mut h[..hs]) {
@@ -38,7 +38,7 @@ pub(crate) fn ack_receiver(s: Arc<Session>) {
                 if s.send_meta(0, &Packet::Empty(Command::Ping)).is_err() {
                     break;
                 }
-                s.meta.set_timeouts(Some(ping_timeo_ms), Some(ping_timeo_ms * 10));
+                s.meta.set_timeouts(Some(ping_timeo_ms), Some(ping_timeo_ms.saturating_mul(10)));
                 continue;
             }
             Err(e) => {
@@ -117,7 +117,7 @@ fn handle(s: &Arc<Session>, vnr: u16, p: Packet<'_>) -> Result<(), Failure> {
         }
         Packet::Empty(Command::PingAck) => {
             if s.ping_pending.swap(false, Ordering::AcqRel) {
-                let ping_int_ms = s.conn.settings.lock().ping_int_s * 1000;
+                let ping_int_ms = s.conn.settings.lock().ping_int_s.saturating_mul(1000);
                 s.meta.set_timeouts(Some(ping_int_ms), None);
             }
         }

@@ -179,7 +179,7 @@ impl NetSettings {
     }
 
     fn ping_timeo_ms(&self) -> u32 {
-        self.ping_timeo_ds * 100
+        self.ping_timeo_ds.saturating_mul(100)
     }
 }
 
@@ -435,7 +435,7 @@ impl Session {
         {
             return crate::drbd_core::genl::StateRv::CwFailedByPeer.raw();
         }
-        let timeout = kernel::time::msecs_to_jiffies(self.conn.settings.lock().timeout_ds * 100 * 2);
+        let timeout = kernel::time::msecs_to_jiffies(self.conn.settings.lock().timeout_ds.saturating_mul(200));
         let mut g = self.st_reply.lock();
         let mut left = timeout;
         while g.is_none() && !self.is_failed() {
@@ -893,11 +893,11 @@ impl Connection {
         let (connect_ms, ping_timeo_ms, check_ms, snd, rcv) = {
             let s = self.settings.lock();
             let check = if s.sock_check_timeo_ds != 0 {
-                s.sock_check_timeo_ds * 100
+                s.sock_check_timeo_ds.saturating_mul(100)
             } else {
                 s.ping_timeo_ms()
             };
-            (s.connect_int_s * 1000, s.ping_timeo_ms(), check, s.sndbuf, s.rcvbuf)
+            (s.connect_int_s.saturating_mul(1000), s.ping_timeo_ms(), check, s.sndbuf, s.rcvbuf)
         };
         let mut data: Option<TcpStream> = None;
         let mut meta: Option<TcpStream> = None;
@@ -926,7 +926,7 @@ impl Connection {
             loop {
                 let jitter = connect_ms / 7;
                 let wait = if sys::random_u64() & 1 != 0 {
-                    connect_ms + jitter
+                    connect_ms.saturating_add(jitter)
                 } else {
                     connect_ms - jitter
                 };
@@ -946,7 +946,7 @@ impl Connection {
                     break;
                 }
                 s.set_buffer_sizes(snd, rcv);
-                let fp = match self.receive_first(&s, ping_timeo_ms * 4) {
+                let fp = match self.receive_first(&s, ping_timeo_ms.saturating_mul(4)) {
                     Ok(c) => Some(c),
                     Err(e) => {
                         if self.stranger_log() {
@@ -1044,7 +1044,7 @@ impl Connection {
         data.set_nodelay();
         meta.set_nodelay();
         data.set_timeouts(Some(ping_timeo), Some(ping_timeo));
-        meta.set_timeouts(Some(st.ping_int_s * 1000), Some(st.timeout_ds * 100));
+        meta.set_timeouts(Some(st.ping_int_s.saturating_mul(1000)), Some(st.timeout_ds.saturating_mul(100)));
 
         // Features: an 8-byte header before any version is agreed.
         let neg = FeatureNegotiation::DRBD_84;
@@ -1120,7 +1120,7 @@ impl Connection {
         // detect a dead one) and sends give up after `timeout`.
         session
             .data
-            .set_timeouts(None, Some(st.timeout_ds * 100 * st.ko_count.max(1)));
+            .set_timeouts(None, Some(st.timeout_ds.saturating_mul(100).saturating_mul(st.ko_count.max(1))));
         Ok(session)
     }
 
