@@ -744,7 +744,8 @@ fn receive_data(s: &Arc<Session>, vnr: u16, cmd: Command, length: u32) -> Result
     // Two Primaries: ordered against our own writes in flight (`handle_write_conflicts`).
     let mut ws_id = 0;
     if cmd == Command::Data {
-        match admit_or_undo(s, vnr, &d, dh.sector, dh.block_id, dh.seq_num, split.data, &undo)? {
+        let admitted = admit_peer_write(s, vnr, &d, dh.sector, dh.block_id, dh.seq_num, split.data);
+        match written_or_undone(admitted, s, &undo)? {
             Some(id) => ws_id = id,
             None => return Ok(()),
         }
@@ -832,7 +833,8 @@ fn receive_trim(s: &Arc<Session>, vnr: u16, d: &Arc<Device>, cmd: Command, t: &T
         rx.remove_range(vnr, sector);
         s.rx_cv.notify_all();
     };
-    let Some(ws_id) = admit_or_undo(s, vnr, d, sector, t.data.block_id, t.data.seq_num, t.size, &undo)? else {
+    let admitted = admit_peer_write(s, vnr, d, sector, t.data.block_id, t.data.seq_num, t.size);
+    let Some(ws_id) = written_or_undone(admitted, s, &undo)? else {
         return Ok(());
     };
     let pd = match PeerDiscard::new(s.clone(), d.clone(), vnr, sector, t.size, t.data.block_id, write_ack, zeroes, ws_id) {
@@ -857,23 +859,17 @@ enum Admit {
     Answered,
 }
 
-/// [`admit_peer_write`] for a received write whose receive bookkeeping `undo` takes back:
-/// `Some(id)` to write it (see [`Admit::Write`]); `None` once the resolver answered it
-/// (superseded or to be retried: not written, and not counted in the epoch, so the epoch's
-/// ack agrees with what the sender still has in its log); on an error, or on `None`, `undo`
-/// has run.
-#[allow(clippy::too_many_arguments)]
-fn admit_or_undo(
-    s: &Arc<Session>,
-    vnr: u16,
-    d: &Arc<Device>,
-    sector: u64,
-    block_id: u64,
-    seq: u32,
-    bytes: u32,
+/// What [`admit_peer_write`] answered, for a received write whose receive bookkeeping `undo`
+/// takes back: `Some(id)` to write it (see [`Admit::Write`]); `None` once the resolver
+/// answered it (superseded or to be retried: not written, and not counted in the epoch, so
+/// the epoch's ack agrees with what the sender still has in its log); on an error, or on
+/// `None`, `undo` has run.
+fn written_or_undone(
+    admitted: Result<Admit, Failure>,
+    s: &Session,
     undo: &dyn Fn(&Session),
 ) -> Result<Option<u64>, Failure> {
-    match admit_peer_write(s, vnr, d, sector, block_id, seq, bytes) {
+    match admitted {
         Ok(Admit::Write(id)) => Ok(Some(id)),
         Ok(Admit::Answered) => {
             undo(s);

@@ -19,6 +19,22 @@
 # disks: 16M 16M
 # timeout: 600
 
+# r1_pri_lost: the loser r1, a Primary, could not be demoted during the handshake: it ran
+# initial-split-brain, pri-lost-after-sb and split-brain and stays a StandAlone Primary, and
+# neither side's data changed.
+r1_pri_lost() {
+    wait_for 60 "r1 left the split brain unresolved" sh -c \
+        "dmesg | sed -n '/drbd-rs-test: round $SB_ROUND\$/,\$p' | grep -qF 'drbd1: Split-Brain detected but unresolved'"
+    sleep 2
+    expect_helper initial-split-brain 1
+    expect_helper pri-lost-after-sb 1
+    expect_helper split-brain 1
+    proc_has 1 'cs:StandAlone ro:Primary/' || fail "r1 is not a StandAlone Primary"
+    [ "$(sb_sum /dev/vda)" = "$SB_SUM0" ] && [ "$(sb_sum /dev/vdb)" = "$SB_SUM1" ] ||
+        fail "data changed although the split brain is unresolved"
+    log "helpers: $(cut -d'|' -f1 "$HELPER_LOG" | tr '\n' ',')"
+}
+
 load_drbd
 use_recording_helper
 sb_start_pair
@@ -40,16 +56,7 @@ drbdsetup secondary 0
 # call-pri-lost-after-sb: the Primary r1 (fewer changes) loses but cannot be demoted.
 sb_split 2 1 1
 sb_connect "$LEAST --after-sb-1pri=call-pri-lost-after-sb" "$LEAST --after-sb-1pri=call-pri-lost-after-sb"
-wait_for 60 "r1 left the split brain unresolved" sh -c \
-    "dmesg | sed -n '/drbd-rs-test: round $SB_ROUND\$/,\$p' | grep -qF 'drbd1: Split-Brain detected but unresolved'"
-sleep 2
-expect_helper initial-split-brain 1
-expect_helper pri-lost-after-sb 1
-expect_helper split-brain 1
-proc_has 1 'cs:StandAlone ro:Primary/' || fail "r1 is not a StandAlone Primary"
-[ "$(sb_sum /dev/vda)" = "$SB_SUM0" ] && [ "$(sb_sum /dev/vdb)" = "$SB_SUM1" ] ||
-    fail "data changed although the split brain is unresolved"
-log "helpers: $(cut -d'|' -f1 "$HELPER_LOG" | tr '\n' ',')"
+r1_pri_lost
 drbdsetup secondary 1
 sb_discard_r1
 
@@ -124,16 +131,7 @@ drbdsetup secondary 1
 # stays unresolved (r1 a StandAlone Primary).
 sb_split 2 1 both
 sb_connect "$TWO --after-sb-2pri=call-pri-lost-after-sb" "$TWO --after-sb-2pri=call-pri-lost-after-sb"
-wait_for 60 "r1 left the split brain unresolved" sh -c \
-    "dmesg | sed -n '/drbd-rs-test: round $SB_ROUND\$/,\$p' | grep -qF 'drbd1: Split-Brain detected but unresolved'"
-sleep 2
-expect_helper initial-split-brain 1
-expect_helper pri-lost-after-sb 1
-expect_helper split-brain 1
-proc_has 1 'cs:StandAlone ro:Primary/' || fail "r1 is not a StandAlone Primary"
-[ "$(sb_sum /dev/vda)" = "$SB_SUM0" ] && [ "$(sb_sum /dev/vdb)" = "$SB_SUM1" ] ||
-    fail "data changed although the split brain is unresolved"
-log "helpers: $(cut -d'|' -f1 "$HELPER_LOG" | tr '\n' ',')"
+r1_pri_lost
 drbdsetup secondary 0
 drbdsetup secondary 1
 sb_discard_r1
