@@ -3,10 +3,10 @@
 #  1. Disjoint: at the same moment node0 writes [0, 8M) and node1 [8M, 16M); each then checks
 #     the other's half (O_DIRECT) and its own.
 #  2. Conflicts: at the same moment both run `drbd-testdata hammer` over the same 1 MiB at 16M
-#     for HAMMER_SECS seconds, rounds of 64 writes (both stop by the clock, not after a number
-#     of rounds: a node that got through its rounds faster would leave the other writing alone
-#     at the end, overwriting every sector of the first, and hammer-check requires both
-#     nodes' writes to survive somewhere; at most ROUNDS rounds): in every round the two
+#     for HAMMER_SECS seconds, rounds of 64 writes (both stop by the clock and a handshake, not
+#     after a number of rounds: a node that got through its rounds faster would leave the other
+#     writing alone at the end, overwriting every sector of the first, and hammer-check requires
+#     both nodes' writes to survive somewhere; at most ROUNDS rounds): in every round the two
 #     nodes write identical ranges (exact 4 KiB blocks and 1..16-sector ranges), partly
 #     overlapping and contained ones, each with its own data. Whichever write wins a conflict,
 #     both disks must end equal: after both stopped and DRBD is idle, each node checks every
@@ -65,8 +65,13 @@ testdata verify /dev/drbd0 --seed 32 --offset 8M --size 8M
 
 # 2. The same region, at once.
 dp_both 3 60
+# The hammers end together: at its deadline each posts mailbox step 30 and goes on writing until
+# it sees the peer's (the start rendezvous is only as exact as the mailbox's polling; a node
+# writing alone for a second at the end could overwrite every sector of the other).
 out=$(drbd-testdata hammer /dev/drbd0 --seed $HAMMER_SEED --node "$NODE" --offset 16M --size 1M \
-    --rounds "$ROUNDS" --duration "$HAMMER_SECS" --per-round 64 --threads "$THREADS" 2>&1) ||
+    --rounds "$ROUNDS" --duration "$HAMMER_SECS" --per-round 64 --threads "$THREADS" \
+    --post-at-end "$(dp_slot 30 "$NODE"):$((900000 + 30 * 2 + NODE))" \
+    --until-peer "$(dp_slot 30 $((1 - NODE))):$((900000 + 30 * 2 + 1 - NODE))" 2>&1) ||
     fail "hammer failed: $out"
 log "$out"
 # "HAMMER node N: R rounds ...": hammer-check holds this node's writes of all R rounds to

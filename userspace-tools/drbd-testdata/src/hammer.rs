@@ -52,6 +52,55 @@ pub struct Hammer {
     /// Threads writing at once (thread t issues the writes i with i % threads == t).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
     pub threads: u64,
+    /// A stop handshake with the other node, through the device itself: once --rounds or
+    /// --duration are reached, write the `write` pattern of SEED to the 4 KiB block at OFFSET
+    /// (`OFFSET:SEED`), ...
+    #[arg(long, value_parser = parse_slot, requires = "until_peer")]
+    pub post_at_end: Option<Slot>,
+    /// ... and go on writing rounds (at most --rounds) until the block at OFFSET carries the
+    /// pattern of SEED (`OFFSET:SEED`: the other node's --post-at-end), read once per round, or
+    /// fail after --peer-timeout seconds. Then neither node writes alone for more than about
+    /// a round at the end: one that stopped early by a clock skew of seconds would let the
+    /// other overwrite all of its writes.
+    #[arg(long, value_parser = parse_slot, requires = "post_at_end")]
+    pub until_peer: Option<Slot>,
+    /// Seconds to wait for the peer's --until-peer block.
+    #[arg(long, default_value_t = 120)]
+    pub peer_timeout: u64,
+}
+
+/// A 4 KiB block of the device and the seed of the `write` pattern that marks it.
+#[derive(Clone, Copy, Debug)]
+pub struct Slot {
+    pub offset: u64,
+    pub seed: u64,
+}
+
+fn parse_slot(s: &str) -> Result<Slot, String> {
+    let (o, seed) = s.split_once(':').ok_or("want OFFSET:SEED")?;
+    let offset = crate::parse_size(o)?;
+    if offset % 4096 != 0 {
+        return Err(format!("{o}: not a multiple of 4 KiB"));
+    }
+    let seed = seed.parse().map_err(|e| format!("{seed}: {e}"))?;
+    Ok(Slot { offset, seed })
+}
+
+fn post_slot(f: &File, slot: Slot) -> Result<(), String> {
+    let mut buf = AlignedBuf::new(4096);
+    crate::fill_block(buf.as_mut(), slot.seed, slot.offset);
+    f.write_all_at(buf.as_mut(), slot.offset)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| format!("posting the end at {}: {e}", slot.offset))
+}
+
+fn slot_posted(f: &File, slot: Slot) -> Result<bool, String> {
+    let mut buf = AlignedBuf::new(4096);
+    let mut want = [0u8; 4096];
+    crate::fill_block(&mut want, slot.seed, slot.offset);
+    f.read_exact_at(buf.as_mut(), slot.offset)
+        .map_err(|e| format!("reading the peer's end at {}: {e}", slot.offset))?;
+    Ok(buf.as_mut() == &want[..])
 }
 
 /// Arguments of `hammer-check`.
@@ -241,7 +290,30 @@ pub fn hammer(f: &File, a: &Hammer) -> Result<Done, String> {
         secs: 0.0,
     };
     let mut round = 0u64;
-    while round < a.rounds && deadline.is_none_or(|d| Instant::now() < d) {
+    // With the stop handshake: when this node posted its end (the peer's is then awaited).
+    let mut posted: Option<Instant> = None;
+    loop {
+        let ours_done = round >= a.rounds || deadline.is_some_and(|d| Instant::now() >= d);
+        if ours_done {
+            let (Some(post), Some(peer)) = (a.post_at_end, a.until_peer) else { break };
+            let since = match posted {
+                Some(t) => t,
+                None => {
+                    post_slot(f, post)?;
+                    *posted.insert(Instant::now())
+                }
+            };
+            if slot_posted(f, peer)? {
+                break;
+            }
+            if since.elapsed() > Duration::from_secs(a.peer_timeout) {
+                return Err(format!("the peer did not end its hammer within {} s of this node", a.peer_timeout));
+            }
+            if round >= a.rounds {
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            }
+        }
         let ranges: Vec<Range> = base_ranges(a.seed, round, a.per_round, sectors)
             .into_iter()
             .map(|(b, block)| node_range(a.seed, round, a.node, b, block, sectors))
@@ -503,6 +575,9 @@ mod tests {
             duration: None,
             per_round: 32,
             threads: 2,
+            post_at_end: None,
+            until_peer: None,
+            peer_timeout: 120,
         };
         let d0 = hammer(&f, &args(0)).unwrap();
         // Node 1 writes less after node 0, so both keep sectors.
@@ -564,6 +639,50 @@ mod tests {
             f.write_all_at(&sec, (64 << 10) + 11 * 512).unwrap();
             assert!(hammer_check(&f, &check).unwrap_err().contains("sector 11"));
         }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_stop_handshake_keeps_the_early_node_writing_until_the_late_one_ends() {
+        let dir = std::env::temp_dir().join(format!("drbd-testdata-handshake-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("img");
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .unwrap();
+        f.set_len(1 << 20).unwrap();
+        let slot = |node: u64| Slot { offset: (512 << 10) + node * 4096, seed: 77 + node };
+        let args = |node: u64, secs| Hammer {
+            device: String::new(),
+            seed: 5,
+            node,
+            offset: 0,
+            size: 256 << 10,
+            rounds: u64::MAX,
+            duration: Some(secs),
+            per_round: 8,
+            threads: 1,
+            post_at_end: Some(slot(node)),
+            until_peer: Some(slot(1 - node)),
+            peer_timeout: 30,
+        };
+        // Node 0's clock says stop at once, node 1's after 2 s: node 0 must go on until node 1
+        // posted its end, and node 1 stops at its first look after its deadline.
+        let (d0, d1) = std::thread::scope(|s| {
+            let early = s.spawn(|| hammer(&f, &args(0, 0)).unwrap());
+            let late = s.spawn(|| hammer(&f, &args(1, 2)).unwrap());
+            (early.join().unwrap(), late.join().unwrap())
+        });
+        assert!(d0.secs >= 2.0 && d0.rounds > 1, "node 0 stopped early: {} rounds in {} s", d0.rounds, d0.secs);
+        assert!(d1.secs < 2.0 + 10.0, "node 1 went on for {} s", d1.secs);
+        // Alone, the peer's end never comes: an error after --peer-timeout, not a hang.
+        f.write_all_at(&[0u8; 4096], slot(1).offset).unwrap();
+        let e = hammer(&f, &Hammer { peer_timeout: 0, ..args(0, 0) }).err().expect("no peer");
+        assert!(e.contains("did not end its hammer"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
