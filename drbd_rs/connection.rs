@@ -427,10 +427,21 @@ impl Session {
     /// peer to agree to `mask`/`val` on volume `vnr`; returns the peer's `SS_*` answer, or
     /// `SS_CW_FAILED_BY_PEER`-like failure (-10) if the session ends or no answer comes.
     pub(crate) fn request_state(&self, vnr: u16, mask: DrbdState, val: DrbdState) -> i32 {
+        self.request_with(Command::StateChgReq, vnr, mask, val)
+    }
+
+    /// A connection-wide state change request (`conn_send_state_req`), answered as
+    /// [`Session::request_state`].
+    pub(crate) fn request_conn_state(&self, mask: DrbdState, val: DrbdState) -> i32 {
+        let cmd = crate::drbd_core::packets::ReqState::conn_command(self.agreed);
+        self.request_with(cmd, 0, mask, val)
+    }
+
+    fn request_with(&self, cmd: Command, vnr: u16, mask: DrbdState, val: DrbdState) -> i32 {
         *self.st_reply.lock() = None;
         let req = crate::drbd_core::packets::ReqState { mask, val };
         if self
-            .send(Sock::Data, vnr, &Packet::ReqState(Command::StateChgReq, req))
+            .send(Sock::Data, vnr, &Packet::ReqState(cmd, req))
             .is_err()
         {
             return crate::drbd_core::genl::StateRv::CwFailedByPeer.raw();
@@ -560,6 +571,17 @@ pub(crate) struct Connection {
     /// Rate limit for log lines about failed handshakes (features, cram-hmac, socket errors),
     /// kept apart so that a flood of strangers does not hide them.
     handshake_limit: LogLimit,
+    /// Sessions established so far (`connect_cnt`): a fence-peer answer that arrives after
+    /// the connection came back and went again is ignored.
+    pub(crate) connect_cnt: AtomicU32,
+    /// Writes that were waiting for the peer when it was lost while fencing froze the I/O;
+    /// they complete when fencing ends ([`Connection::end_fencing`]).
+    #[pin]
+    fence_held: Mutex<KVec<crate::request::HeldWrites>>,
+    /// The thread running the fence-peer handler after a loss (`drbd_async_h`), kept so
+    /// that it is collected; it holds a reference to the connection until it returns.
+    #[pin]
+    fencer: Mutex<Option<KThread>>,
 }
 
 /// A log rate limit in the manner of the kernel's `___ratelimit`: at most [`LogLimit::BURST`]
@@ -724,6 +746,9 @@ impl Connection {
                 stopping: AtomicBool::new(false),
                 stranger_limit: LogLimit::new(),
                 handshake_limit: LogLimit::new(),
+                connect_cnt: AtomicU32::new(0),
+                fence_held <- new_mutex!(KVec::new()),
+                fencer <- new_mutex!(None),
             }),
             GFP_KERNEL,
         )?;
@@ -755,15 +780,9 @@ impl Connection {
     pub(crate) fn stop(&self) {
         self.stopping.store(true, Ordering::Release);
         if let Some(s) = self.session() {
-            // Tell the peer, as the C module does, so it does not wait for a ping time-out.
-            let _ = s.send(
-                Sock::Data,
-                0,
-                &Packet::ReqState(
-                    crate::drbd_core::packets::ReqState::conn_command(s.agreed),
-                    disconnect_request(),
-                ),
-            );
+            // Tell the peer, as the C module does, so it does not wait for a ping time-out;
+            // with a fencing policy on either side one of the two outdates first.
+            self.graceful_disconnect(&s);
             s.fail(Failure::Disconnect);
         }
         let t = self.receiver.lock().take();
@@ -771,6 +790,9 @@ impl Connection {
             t.stop();
         }
         self.detach_devices(ConnState::StandAlone);
+        // Without a connection nothing is left to wait for: the held writes (marked out of
+        // sync) complete; frozen new I/O stays frozen until fence-peer answers or resume-io.
+        self.release_fence_held();
     }
 
     /// Unlinks the devices from this connection and sets their connection state.
@@ -1248,6 +1270,7 @@ impl Connection {
     /// Runs an established session until it fails; returns whether the configuration must be
     /// given up.
     fn run_session(self: &Arc<Self>, session: &Arc<Session>) -> bool {
+        self.connect_cnt.fetch_add(1, Ordering::AcqRel);
         *self.session.lock() = Some(session.clone());
         let ack = {
             let s2 = session.clone();
@@ -1282,12 +1305,23 @@ impl Connection {
         if !matches!(why, Failure::Incompatible | Failure::Disconnect) {
             self.set_all_conn(ConnState::Unconnected);
         }
+        // A Primary that lost a peer it did not know outdated fences it (`conn_disconnect`
+        // runs `conn_try_outdate_peer_async`); the receiver goes on connecting meanwhile.
+        if self.devices.iter().any(|(_, d)| {
+            let st = d.state();
+            st.role == crate::drbd_core::genl::Role::Primary
+                && st.pdsk.raw() >= crate::drbd_core::genl::DiskState::DUnknown.raw()
+        }) {
+            self.try_outdate_peer_async();
+        }
         why == Failure::Incompatible
     }
 }
 
+pub(crate) mod fence;
+
 /// The `P_CONN_ST_CHG_REQ` a disconnecting node sends: conn = Disconnecting.
-fn disconnect_request() -> crate::drbd_core::packets::ReqState {
+pub(crate) fn disconnect_request() -> crate::drbd_core::packets::ReqState {
     let mask = DrbdState {
         conn: 0x1f,
         ..DrbdState::default()

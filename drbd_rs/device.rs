@@ -97,6 +97,8 @@ struct IoState {
     uuids: Option<[u64; UI_SIZE]>,
     md_flags: Option<u32>,
     on_io_error: Option<OnIoError>,
+    /// The disk's `fencing` policy (`dont-care` while diskless).
+    fencing: Fencing,
     ed_uuid: u64,
     /// The activity log of the attached disk (until detach finished).
     al: Option<Arc<ActivityLog>>,
@@ -790,6 +792,7 @@ impl Device {
                     uuids: None,
                     md_flags: None,
                     on_io_error: None,
+                    fencing: Fencing::DontCare,
                     ed_uuid: 0,
                     al: None,
                     errors: None,
@@ -947,8 +950,10 @@ impl Device {
     }
 
     fn env(&self) -> StateEnv {
+        let st = self.io.st.lock();
         StateEnv {
-            open: self.io.st.lock().open_count > 0,
+            open: st.open_count > 0,
+            fencing: st.fencing,
             ..StateEnv::STANDALONE
         }
     }
@@ -1569,6 +1574,7 @@ impl Device {
             st.uuids = None;
             st.md_flags = None;
             st.on_io_error = None;
+            st.fencing = Fencing::DontCare;
             self.detached.notify_all();
             keep_size
         };
@@ -1583,6 +1589,75 @@ impl Device {
             );
         }
         self.tell_peer_state();
+    }
+
+    /// Sets the `fencing` policy of the attached disk (`attach`, `disk-options`).
+    pub(crate) fn set_fencing(&self, f: Fencing) {
+        let mut st = self.io.st.lock();
+        if st.lower.is_some() {
+            st.fencing = f;
+        }
+    }
+
+    /// The disk's `fencing` policy (`dont-care` while diskless).
+    pub(crate) fn fencing(&self) -> Fencing {
+        self.io.st.lock().fencing
+    }
+
+    /// Whether losing the peer now freezes this device's I/O (`resource-and-stonith`, a
+    /// Primary whose peer's disk is not known Outdated: `sanitize_state`'s `susp_fen`).
+    pub(crate) fn fences_on_loss(&self) -> bool {
+        let st = self.io.st.lock();
+        st.fencing == Fencing::Stonith
+            && st.state.role == Role::Primary
+            && st.state.pdsk.raw() > DiskState::Outdated.raw()
+    }
+
+    /// Freezes new application I/O for fencing (`susp_fen`): called before the state says so,
+    /// so that no write slips through between the loss of the peer and the state change.
+    pub(crate) fn freeze_for_fencing(&self) {
+        self.io.held.lock().suspended = true;
+    }
+
+    /// Fencing is over (the peer is outdated, the connection is back, or the policy no
+    /// longer applies): `susp_fen` goes and, unless another suspension holds it, the held
+    /// I/O starts. Returns whether the state changed.
+    pub(crate) fn thaw_fencing(&self) -> bool {
+        let (os, ns) = self.change_conn_state(|st| st.susp_fen = false);
+        if !(ns.susp || ns.susp_nod || ns.susp_fen) {
+            self.release_held();
+        }
+        os != ns
+    }
+
+    /// Sets the peer's disk state, or ours, as the fence-peer handler's answer says
+    /// (`conn_try_outdate_peer`), and thaws frozen I/O once the peer counts as fenced (the
+    /// C module's `w_after_conn_state_ch`).
+    pub(crate) fn apply_fence_answer(&self, pdsk: Option<DiskState>, disk: Option<DiskState>) {
+        let (_, ns) = self.change_conn_state(|st| {
+            if let Some(p) = pdsk {
+                st.pdsk = p;
+            }
+            if let Some(d) = disk {
+                st.disk = d;
+            }
+        });
+        if ns.susp_fen && crate::drbd_core::fencing::fenced(ns.pdsk) {
+            self.thaw_fencing();
+        }
+    }
+
+    /// Our disk becomes Outdated (unless it is worse already), as agreed with the peer in a
+    /// disconnect (`NS2(conn, C_DISCONNECTING, disk, D_OUTDATED)`); the meta-data follow.
+    pub(crate) fn outdate_own_disk(&self) {
+        let (os, ns) = self.change_conn_state(|st| {
+            if st.disk.raw() > DiskState::Outdated.raw() {
+                st.disk = DiskState::Outdated;
+            }
+        });
+        if os != ns {
+            self.md_follow_state(&ns);
+        }
     }
 
     /// Sets the `on-io-error` policy (`disk-options`).
@@ -1666,6 +1741,40 @@ impl Device {
     /// Becoming Secondary is refused while the device is open (`SS_DEVICE_IN_USE`). Returns
     /// `SS_SUCCESS`, or `SS_NOTHING_TO_DO` when already in that role.
     pub(crate) fn set_role(&self, role: Role, force: bool) -> Result<StateRv, DrbdRet> {
+        self.set_role_fenced(role, force, true)
+    }
+
+    /// Whether a promotion to Primary would ask the fencing policy (`conn_try_outdate_peer`
+    /// in `drbd_set_role`): the rules refuse it for want of an outdated peer or of UpToDate
+    /// data, and the policy is not `dont-care` (for which outdating "succeeds" at once).
+    pub(crate) fn promotion_needs_fencing(&self, force: bool) -> bool {
+        let env = StateEnv {
+            net: self.net_env(),
+            ..self.env()
+        };
+        if env.fencing == Fencing::DontCare {
+            return false;
+        }
+        let os = self.state();
+        if os.role == Role::Primary || os.conn.raw() >= ConnState::Connected.raw() {
+            return false;
+        }
+        let mut asked = false;
+        let _ = state::set_role(&os, Role::Primary, force, &env, &mut || {
+            asked = true;
+            true
+        });
+        asked
+    }
+
+    /// [`Device::set_role`] with the fence-peer handler's verdict: `peer_outdated` is what
+    /// `conn_try_outdate_peer` answered (true when it was not asked).
+    pub(crate) fn set_role_fenced(
+        &self,
+        role: Role,
+        force: bool,
+        peer_outdated: bool,
+    ) -> Result<StateRv, DrbdRet> {
         let peer = self.io.peer.lock().clone();
         let session = peer
             .as_ref()
@@ -1682,7 +1791,7 @@ impl Device {
                     net: self.net_env(),
                     ..self.env()
                 };
-                if let Err(rv) = state::set_role(&os, role, force, &env, &mut || true) {
+                if let Err(rv) = state::set_role(&os, role, force, &env, &mut || peer_outdated) {
                     return Err(self.refused(rv));
                 }
                 let mut mask = crate::drbd_core::genl::DrbdState {
@@ -1704,7 +1813,7 @@ impl Device {
                 }
             }
         }
-        let r = self.set_role_local(role, force);
+        let r = self.set_role_local(role, force, peer_outdated);
         match (&r, session) {
             (Ok(StateRv::Success), Some((s, vnr))) => {
                 if force && role == Role::Primary {
@@ -1722,7 +1831,7 @@ impl Device {
         r
     }
 
-    fn set_role_local(&self, role: Role, force: bool) -> Result<StateRv, DrbdRet> {
+    fn set_role_local(&self, role: Role, force: bool, peer_outdated: bool) -> Result<StateRv, DrbdRet> {
         let mut cfg = self.cfg.lock();
         let minor = self.minor;
         let (os, ch) = {
@@ -1733,12 +1842,14 @@ impl Device {
             let mut st = self.io.st.lock();
             let env = StateEnv {
                 open: st.open_count > 0,
+                fencing: st.fencing,
                 net,
                 ..StateEnv::STANDALONE
             };
             let os = st.state;
-            // Without a peer and with `fencing dont-care`, outdating the peer "succeeds".
-            match state::set_role(&os, role, force, &env, &mut || true) {
+            // With `fencing dont-care` outdating the peer "succeeds"; otherwise the caller
+            // asked the fence-peer handler.
+            match state::set_role(&os, role, force, &env, &mut || peer_outdated) {
                 Ok(Some(ch)) => {
                     st.state = ch.state;
                     (os, ch)
@@ -2056,21 +2167,26 @@ impl Device {
             }
         });
         if !suspend {
-            // Whatever arrived meanwhile starts now, oldest first; new I/O goes straight on
-            // (it may overtake the held, as a request submitted on another CPU might).
-            loop {
-                let rq = {
-                    let mut held = self.io.held.lock();
-                    if held.requests.is_empty() {
-                        break;
-                    }
-                    held.requests.remove(0).ok()
-                };
-                let Some(rq) = rq else { break };
-                self.io.dispatch(rq, AlStage::Begin);
-            }
+            self.release_held();
         }
         os != ns
+    }
+
+    /// Ends the hold on new I/O and starts what arrived meanwhile, oldest first; new I/O goes
+    /// straight on (it may overtake the held, as a request submitted on another CPU might).
+    fn release_held(&self) {
+        self.io.held.lock().suspended = false;
+        loop {
+            let rq = {
+                let mut held = self.io.held.lock();
+                if held.requests.is_empty() {
+                    break;
+                }
+                held.requests.remove(0).ok()
+            };
+            let Some(rq) = rq else { break };
+            self.io.dispatch(rq, AlStage::Begin);
+        }
     }
 
     /// Local write `ws_id` (`crate::writes`) is on our disk.
@@ -2254,7 +2370,14 @@ impl Device {
     /// peer no longer follows, a new data generation starts (`after_state_ch`), so the next
     /// handshake knows our writes since are not on the peer.
     pub(crate) fn lost_peer(&self, next: ConnState) {
+        let stonith = self.fencing() == Fencing::Stonith;
+        let peer_lost = |s: &State| {
+            s.role == Role::Primary
+                && s.conn.raw() < ConnState::Connected.raw()
+                && s.pdsk.raw() > DiskState::Outdated.raw()
+        };
         let (os, ns) = self.change_conn_state(|s| {
+            let was_lost = peer_lost(s);
             s.conn = next;
             s.peer = Role::Unknown;
             if s.pdsk != DiskState::Outdated {
@@ -2271,7 +2394,14 @@ impl Device {
             {
                 // A SyncTarget that lost its source stays Inconsistent.
             }
+            // `resource-and-stonith`: I/O freezes until fence-peer answered (`sanitize_state`).
+            if stonith && peer_lost(s) && !was_lost {
+                s.susp_fen = true;
+            }
         });
+        if ns.susp_fen && !os.susp_fen {
+            self.freeze_for_fencing();
+        }
         let mut cfg = self.cfg.lock();
         if let Some(ldev) = cfg.ldev.as_mut() {
             let u = uuid::Uuids::from_array(ldev.sb.uuids);

@@ -18,6 +18,12 @@
 //! [`spawn`] runs a helper whose answer nobody needs (`after-resync-target`,
 //! `pri-on-incon-degr`) from a work item, so neither the resync's request thread nor I/O
 //! completions nor a caller holding the configuration lock wait for it.
+//!
+//! The connection's helpers (`fence-peer`, `unfence-peer`: `conn_khelper`) get the resource
+//! name instead of `minor-<N>` ([`Target::Resource`]). Every call and every answer is also
+//! announced to `events2` listeners (`call helper ...`, `response helper ... status:<wait
+//! status>`) through the notifier the control plane registers with [`set_notifier`], so this
+//! file does not depend on it.
 
 use core::{ffi::CStr, fmt::Write};
 
@@ -49,6 +55,11 @@ pub(crate) enum Cmd {
     PriOnInconDegr,
     /// `local-io-error`: the backing device failed (`on-io-error call-local-io-error`).
     LocalIoError,
+    /// `fence-peer`: a Primary without its peer asks the cluster manager to outdate or shoot
+    /// the peer (a connection helper).
+    FencePeer,
+    /// `unfence-peer`: a SyncSource brought its peer up to date again (a connection helper).
+    UnfencePeer,
 }
 
 impl Cmd {
@@ -64,10 +75,13 @@ impl Cmd {
             Cmd::AfterResyncTarget => c"after-resync-target",
             Cmd::PriOnInconDegr => c"pri-on-incon-degr",
             Cmd::LocalIoError => c"local-io-error",
+            Cmd::FencePeer => c"fence-peer",
+            Cmd::UnfencePeer => c"unfence-peer",
         }
     }
 
-    fn name_str(self) -> &'static str {
+    /// The name as text.
+    pub(crate) fn name_str(self) -> &'static str {
         self.name().to_str().unwrap_or("")
     }
 }
@@ -125,6 +139,49 @@ pub(crate) fn peer_env<'a>(
     (af, CStr::from_bytes_until_nul(&addr_buf[..=len]).unwrap_or(c""))
 }
 
+/// Whom a helper is run for: a device (`drbd_khelper`: `minor-<N>`) or a resource's
+/// connection (`conn_khelper`: the resource name).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Target<'a> {
+    /// The device with this minor.
+    Minor(u32),
+    /// The resource with this name.
+    Resource(&'a [u8]),
+}
+
+/// A helper call or answer, for `events2` (`notify_helper`).
+pub(crate) struct Notice<'a> {
+    /// Whom it was run for.
+    pub(crate) target: Target<'a>,
+    /// The command.
+    pub(crate) cmd: Cmd,
+    /// `None` for the call, the wait status for the answer.
+    pub(crate) status: Option<i32>,
+}
+
+kernel::sync::global_lock! {
+    // SAFETY: Initialized in `init` (from module init) before any use.
+    unsafe(uninit) static NOTIFIER: Mutex<Option<fn(&Notice<'_>)>> = None;
+}
+
+/// Prepares the notifier slot; module init calls it before anything runs a helper.
+pub(crate) fn init() {
+    // SAFETY: Called once, from module init, before any other use of `NOTIFIER`.
+    unsafe { NOTIFIER.init() };
+}
+
+/// Registers `f` to be told of every helper call and answer (the control plane's events).
+pub(crate) fn set_notifier(f: Option<fn(&Notice<'_>)>) {
+    *NOTIFIER.lock() = f;
+}
+
+fn notify(n: &Notice<'_>) {
+    let f = *NOTIFIER.lock();
+    if let Some(f) = f {
+        f(n);
+    }
+}
+
 /// Runs the helper `cmd` for minor `minor` and waits for it (`drbd_khelper`). `peer` is the
 /// connection's peer address, if a connection is configured. Returns the wait status as the C
 /// function does: the exit code in bits 8..15, and 0 when the helper could not be run at all.
@@ -132,23 +189,51 @@ pub(crate) fn peer_env<'a>(
 /// Sleeps for as long as the helper runs: call it only from a thread the C module blocks
 /// there too, holding no lock.
 pub(crate) fn run(minor: u32, peer: Option<&SockAddr>, cmd: Cmd) -> i32 {
+    run_for(Target::Minor(minor), peer, cmd)
+}
+
+/// Runs the connection helper `cmd` of resource `name` and waits for it (`conn_khelper`):
+/// `<helper> <cmd> <name>`, logged with the resource's prefix. As [`run`] otherwise.
+pub(crate) fn run_for_resource(name: &[u8], peer: Option<&SockAddr>, cmd: Cmd) -> i32 {
+    run_for(Target::Resource(name), peer, cmd)
+}
+
+fn run_for(target: Target<'_>, peer: Option<&SockAddr>, cmd: Cmd) -> i32 {
     let path = HelperPath::get();
-    let mut mb_buf = [0u8; 14];
-    let mb = c_string(&mut mb_buf, format_args!("minor-{}", minor));
+    // The last argument: `minor-<N>` or the resource name (at most 128 bytes and the NUL).
+    let mut arg_buf = [0u8; 130];
+    let arg = match target {
+        Target::Minor(minor) => c_string(&mut arg_buf, format_args!("minor-{}", minor)),
+        Target::Resource(name) => c_string(
+            &mut arg_buf,
+            format_args!("{}", core::str::from_utf8(name).unwrap_or("?")),
+        ),
+    };
     let mut af_buf = [0u8; 20];
     let mut addr_buf = [0u8; 60];
     let (af, addr) = peer_env(peer, &mut af_buf, &mut addr_buf);
-    let mb_str = mb.to_str().unwrap_or("");
+    let arg_str = arg.to_str().unwrap_or("");
+    // The log prefix: `drbd<N>` for a device, `drbd <resource>` for a connection.
+    let mut who_buf = [0u8; 140];
+    let who = match target {
+        Target::Minor(m) => c_string(&mut who_buf, format_args!("drbd{}", m)),
+        Target::Resource(n) => c_string(
+            &mut who_buf,
+            format_args!("drbd {}", core::str::from_utf8(n).unwrap_or("?")),
+        ),
+    };
+    let who = who.to_str().unwrap_or("drbd");
     pr_info!(
-        "drbd{}: helper command: {} {} {}\n",
-        minor,
+        "{}: helper command: {} {} {}\n",
+        who,
         path.as_str(),
         cmd.name_str(),
-        mb_str
+        arg_str
     );
+    notify(&Notice { target, cmd, status: None });
     let ret = umh::call(
         path.as_cstr(),
-        &[path.as_cstr(), cmd.name(), mb],
+        &[path.as_cstr(), cmd.name(), arg],
         &[
             c"HOME=/",
             c"TERM=linux",
@@ -160,33 +245,36 @@ pub(crate) fn run(minor: u32, peer: Option<&SockAddr>, cmd: Cmd) -> i32 {
     let code = (ret >> 8) & 0xff;
     if ret != 0 {
         pr_warn!(
-            "drbd{}: helper command: {} {} {} exit code {} ({:#x})\n",
-            minor,
+            "{}: helper command: {} {} {} exit code {} ({:#x})\n",
+            who,
             path.as_str(),
             cmd.name_str(),
-            mb_str,
+            arg_str,
             code,
             ret as u32
         );
     } else {
         pr_info!(
-            "drbd{}: helper command: {} {} {} exit code {} ({:#x})\n",
-            minor,
+            "{}: helper command: {} {} {} exit code {} ({:#x})\n",
+            who,
             path.as_str(),
             cmd.name_str(),
-            mb_str,
+            arg_str,
             code,
             ret as u32
         );
     }
+    notify(&Notice { target, cmd, status: Some(ret) });
     // "Ignore any ERRNOs we got."
     ret.max(0)
 }
 
-/// A helper run from the system workqueue for [`spawn`].
+/// A helper run from the system workqueue for [`spawn`]: for the device with `minor`, or
+/// for the resource named `resource` when that is not empty.
 #[pin_data]
 struct HelperWork {
     minor: u32,
+    resource: KVec<u8>,
     peer: Option<SockAddr>,
     cmd: Cmd,
     #[pin]
@@ -201,7 +289,12 @@ impl WorkItem for HelperWork {
     type Pointer = Arc<HelperWork>;
 
     fn run(this: Arc<HelperWork>) {
-        run(this.minor, this.peer.as_ref(), this.cmd);
+        let target = if this.resource.is_empty() {
+            Target::Minor(this.minor)
+        } else {
+            Target::Resource(&this.resource)
+        };
+        run_for(target, this.peer.as_ref(), this.cmd);
     }
 }
 
@@ -210,9 +303,29 @@ impl WorkItem for HelperWork {
 /// which module exit drains. If the work item cannot be allocated (or the module is going
 /// away) the helper is not run, and that is logged.
 pub(crate) fn spawn(minor: u32, peer: Option<SockAddr>, cmd: Cmd) {
+    queue(minor, KVec::new(), peer, cmd);
+}
+
+/// [`spawn`] for a connection helper of resource `name` ([`run_for_resource`]).
+pub(crate) fn spawn_for_resource(name: &[u8], peer: Option<SockAddr>, cmd: Cmd) {
+    let mut resource = KVec::new();
+    if resource.extend_from_slice(name, GFP_KERNEL).is_err() || resource.is_empty() {
+        pr_err!(
+            "drbd {}: helper command: {} {} not run\n",
+            core::str::from_utf8(name).unwrap_or("?"),
+            HelperPath::get().as_str(),
+            cmd.name_str()
+        );
+        return;
+    }
+    queue(0, resource, peer, cmd);
+}
+
+fn queue(minor: u32, resource: KVec<u8>, peer: Option<SockAddr>, cmd: Cmd) {
     let w = Arc::pin_init(
         pin_init!(HelperWork {
             minor,
+            resource,
             peer,
             cmd,
             work <- new_work!("HelperWork::work"),
@@ -225,11 +338,10 @@ pub(crate) fn spawn(minor: u32, peer: Option<SockAddr>, cmd: Cmd) {
     };
     if !queued {
         pr_err!(
-            "drbd{}: helper command: {} {} minor-{} not run\n",
+            "drbd{}: helper command: {} {} not run\n",
             minor,
             HelperPath::get().as_str(),
             cmd.name_str(),
-            minor
         );
     }
 }

@@ -117,11 +117,13 @@ pub(crate) fn register(module: &'static ThisModule, side_by_side: bool) -> Resul
         c"events",
     )?;
     *FAMILY.lock() = Some(reg);
+    crate::helper::set_notifier(Some(notify_helper));
     Ok(())
 }
 
 /// Unregisters the family (module exit). When this returns no request or dump runs any more.
 pub(crate) fn unregister() {
+    crate::helper::set_notifier(None);
     let reg = FAMILY.lock().take();
     drop(reg);
 }
@@ -971,6 +973,56 @@ fn notify_peer_device(r: &Resource, vnr: u32, dev: &Device, nh_type: u32) -> Res
         |w| put_peer_device_info(w, &st),
         |w| put_peer_device_statistics(w, &s),
     )
+}
+
+/// `notify_helper`: tells `events2` listeners that a usermode helper is called or answered
+/// (`call helper ...` / `response helper ... status:<wait status>`). A device's helper carries
+/// its volume and minor, a connection's (`fence-peer`) only the resource and the connection's
+/// addresses. Registered with [`crate::helper::set_notifier`]; the helpers run holding no
+/// lock, so this may take the registry's.
+fn notify_helper(n: &crate::helper::Notice<'_>) {
+    use crate::helper::Target;
+    let reg = REGISTRY.lock();
+    let (res, vol) = match n.target {
+        Target::Minor(m) => match reg.find_minor(m) {
+            Some(pos) => (pos.res, Some(pos.vol)),
+            None => return,
+        },
+        Target::Resource(name) => match reg.find(name) {
+            Some(res) => (res, None),
+            None => return,
+        },
+    };
+    let r = &reg.resources[res];
+    let volume = vol.map(|v| &r.volumes[v]);
+    let nh_type = if n.status.is_some() {
+        abi::NotifyType::Response as u32
+    } else {
+        abi::NotifyType::Call as u32
+    };
+    let name = n.cmd.name().to_bytes_with_nul();
+    let name = &name[..name.len().min(32)];
+    let Ok(mut a) = Attrs::new() else { return };
+    let built = a.put(|w| {
+        put_ctx_conn(
+            w,
+            &r.name,
+            volume.map(|v| v.vnr),
+            r.conn.as_ref().map(|(c, _)| &**c),
+        )?;
+        put_notification_header(w, nh_type)?;
+        put_struct(
+            w,
+            TopAttr::Helper,
+            true,
+            &[(1, Val::Bin(name)), (2, Val::U32(n.status.unwrap_or(0) as u32))],
+        )
+    });
+    let minor = volume.map_or(MINOR_NONE, |v| v.device.minor());
+    drop(reg);
+    if built.is_ok() {
+        multicast(Cmd::Helper, minor, a.bytes(), &NOTIFY_SEQ);
+    }
 }
 
 /// Broadcasts a state change of the device with minor `minor`, from `os` to `ns` (its
@@ -1830,6 +1882,16 @@ fn suspend_io(found: Found, suspend: bool) -> HandlerResult {
     for d in devices.iter() {
         d.suspend_io(suspend);
     }
+    if !suspend {
+        // `drbd_adm_resume_io`: without a connection the writes that waited for fencing
+        // complete (`tl_clear`); they are marked out of sync.
+        let conn = REGISTRY.lock().resources[pos.res].conn.as_ref().map(|(c, _)| c.clone());
+        if let Some(c) = conn {
+            if c.session().is_none() {
+                c.release_fence_held();
+            }
+        }
+    }
     Ok(NO_ERROR)
 }
 
@@ -1867,12 +1929,47 @@ fn set_role(ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {
         Role::Secondary
     };
     let os = dev.state();
-    let rv = ret_of(dev.set_role(role, force && role == Role::Primary));
+    // A promotion the fencing policy stands in the way of (no peer whose disk is known
+    // Outdated, or data only Consistent) asks the fence-peer handler first, holding no lock
+    // (`drbd_set_role` calling `conn_try_outdate_peer`).
+    let peer_outdated = if role == Role::Primary && dev.promotion_needs_fencing(force) {
+        try_outdate_peer(found)
+    } else {
+        true
+    };
+    let rv = ret_of(dev.set_role_fenced(role, force && role == Role::Primary, peer_outdated));
     let ns = dev.state();
     if os != ns {
         notify_state_change(dev.minor(), os, ns);
     }
     Ok(rv)
+}
+
+/// `conn_try_outdate_peer` for the resource of `found`: through its connection if it has one
+/// (which knows whether the peer came back meanwhile), else for its volumes without a peer.
+fn try_outdate_peer(found: Found) -> bool {
+    let Some(res) = found.device.map(|p| p.res).or(found.resource) else {
+        return false;
+    };
+    let (conn, name, devices) = {
+        let reg = REGISTRY.lock();
+        let r = &reg.resources[res];
+        let mut name = KVec::new();
+        let mut devices = KVec::new();
+        if name.extend_from_slice(&r.name, GFP_KERNEL).is_err() {
+            return false;
+        }
+        for v in r.volumes.iter() {
+            if devices.push((v.vnr as u16, v.device.clone()), GFP_KERNEL).is_err() {
+                return false;
+            }
+        }
+        (r.conn.as_ref().map(|(c, _)| c.clone()), name, devices)
+    };
+    match conn {
+        Some(c) => c.try_outdate_peer(),
+        None => crate::connection::fence::outdate_peer(&name, None, &devices, &|| true),
+    }
 }
 
 /// `invalidate`, `invalidate-remote`, `pause-sync`, `resume-sync`, `outdate`
@@ -1945,9 +2042,6 @@ fn attach(ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {
     if conf.num(11) > abi::limits::C_PLAN_AHEAD_MAX as u64 {
         conf.set_num(11, abi::limits::C_PLAN_AHEAD_MAX as u64);
     }
-    if let Some(ret) = refuse_fencing(ctx, &conf) {
-        return Ok(ret);
-    }
     if (conf.num(3) as i64) < i64::from(abi::DRBD_MD_INDEX_FLEX_INT) {
         return Ok(RetCode::MdIdxInvalid as i32);
     }
@@ -1965,6 +2059,7 @@ fn attach(ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {
     let r = dev.attach(lower, meta, conf.num(3) as u32 as i32, on_io_error);
     let ns = dev.state();
     if r.is_ok() {
+        dev.set_fencing(fencing_of(&conf));
         set_disk_conf(dev.minor(), Some(conf));
     }
     if os != ns {
@@ -1976,15 +2071,10 @@ fn attach(ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {
     })
 }
 
-/// A `fencing` policy other than `dont-care` is refused: drbd-rs does not run the fence-peer
-/// handler nor freeze I/O yet, and silently ignoring a safety option would be worse.
-fn refuse_fencing(ctx: &mut AdmCtx<'_>, conf: &Conf) -> Option<i32> {
+/// The `fencing` policy of a `disk_conf`.
+fn fencing_of(conf: &Conf) -> abi::Fencing {
     const FENCING: u16 = 7;
-    if conf.num(FENCING) == 0 {
-        return None;
-    }
-    ctx.info("fencing resource-only and resource-and-stonith are not supported by drbd-rs yet");
-    Some(RetCode::InvalidRequest as i32)
+    abi::Fencing::from_raw(conf.num(FENCING) as u32).unwrap_or(abi::Fencing::DontCare)
 }
 
 /// `disk-options`: changes the settings of an attached disk.
@@ -2011,9 +2101,6 @@ fn chg_disk_opts(ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {
     if conf.num(8) < 1 {
         conf.set_num(8, 1);
     }
-    if let Some(ret) = refuse_fencing(ctx, &conf) {
-        return Ok(ret);
-    }
     if conf.num(11) > abi::limits::C_PLAN_AHEAD_MAX as u64 {
         conf.set_num(11, abi::limits::C_PLAN_AHEAD_MAX as u64);
     }
@@ -2026,6 +2113,7 @@ fn chg_disk_opts(ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {
     if let Some(p) = abi::OnIoError::from_raw(conf.num(6) as u32) {
         dev.set_on_io_error(p);
     }
+    dev.set_fencing(fencing_of(&conf));
     reg.resources[pos.res].volumes[pos.vol].disk_conf = Some(conf);
     Ok(NO_ERROR)
 }

@@ -439,6 +439,11 @@ fn receive_state(s: &Arc<Session>, vnr: u16, d: &Arc<Device>, ps: DrbdState) -> 
     });
     if os.conn == ConnState::WfReportParams && ns.conn >= ConnState::Connected {
         send_state(s, vnr, d).map_err(Failure::of_error)?;
+        // The peer is back while fencing froze the I/O (the C module's "case2"): the writes
+        // it may lack are marked out of sync for the resync this handshake starts.
+        if ns.susp_fen {
+            s.conn.end_fencing();
+        }
     }
     if os.conn >= ConnState::Connected && d.maybe_new_current_uuid(&os, &ns) {
         send_uuids(s, vnr, d).map_err(Failure::of_error)?;
@@ -487,8 +492,29 @@ fn receive_req_state(
         s.send_meta(vnr, &Packet::ReqStateReply(reply_cmd, ReqStateReply { retcode: rv }))
             .map_err(Failure::of_error)
     };
-    // A disconnect request: agree, then tear down.
+    // A disconnect request: agree, then tear down. A Primary of ours that fences refuses
+    // unless the peer outdates itself with it (`is_valid_state`: SS_PRIMARY_NOP); asked to
+    // outdate ourselves (the peer's pdsk), we do.
     if mask.conn != 0 && conn_of(val.conn) == ConnState::Disconnecting {
+        let peer_disk = (mask.disk != 0).then(|| disk_of(val.disk));
+        let refuse = s.conn.devices.iter().any(|(_, d)| {
+            let st = d.state();
+            let pdsk = peer_disk.unwrap_or(st.pdsk);
+            d.fencing() != crate::drbd_core::genl::Fencing::DontCare
+                && st.role == Role::Primary
+                && !matches!(pdsk, DiskState::Inconsistent | DiskState::Outdated)
+        });
+        if refuse {
+            return reply(StateRv::PrimaryNop.raw());
+        }
+        for (_, d) in s.conn.devices.iter() {
+            if let Some(p) = peer_disk {
+                d.change_conn_state(|st| st.pdsk = p);
+            }
+            if mask.pdsk != 0 && disk_of(val.pdsk) == DiskState::Outdated {
+                d.outdate_own_disk();
+            }
+        }
         reply(StateRv::Success.raw())?;
         conn_info!(s.conn, "peer requested disconnect\n");
         return Err(Failure::TearDown);
@@ -1051,7 +1077,18 @@ pub(crate) fn cleanup(s: &Arc<Session>, why: Failure) {
             d.kick_writes();
         }
     }
-    s.fail_transfer_log();
+    // `resource-and-stonith`: a Primary whose peer was not known outdated freezes its I/O,
+    // and the writes the peer may not have wait for fence-peer's answer.
+    let mut hold = false;
+    for (_, d) in s.conn.devices.iter() {
+        if d.fences_on_loss() {
+            d.freeze_for_fencing();
+            hold = true;
+        }
+    }
+    if let Some(held) = s.fail_transfer_log(hold) {
+        s.conn.hold_for_fencing(held);
+    }
     for (_, d) in s.conn.devices.iter() {
         crate::verify::abort(d);
         crate::resync::abort(d);

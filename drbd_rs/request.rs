@@ -589,7 +589,11 @@ impl Session {
 
     /// After the session ended: every write without its ack, and every block of an epoch
     /// without its barrier ack, may be missing on the peer: out of sync.
-    pub(crate) fn fail_transfer_log(&self) {
+    /// With `hold` (fencing froze the I/O: `susp_fen`) the writes still waiting for the
+    /// peer are marked out of sync but not completed: they are returned, and complete when
+    /// the caller drops them, once the peer is fenced or back (the C module keeps them in the
+    /// transfer log until `tl_restart`).
+    pub(crate) fn fail_transfer_log(&self, hold: bool) -> Option<HeldWrites> {
         let (pending, epochs, reads) = {
             let mut tl = self.tl.lock();
             tl.closed = true;
@@ -615,6 +619,21 @@ impl Session {
         for (_, _, req, _) in pending.iter() {
             req.mark_out_of_sync();
         }
+        if hold && !pending.is_empty() {
+            return Some(HeldWrites(pending));
+        }
         drop(pending);
+        None
+    }
+}
+
+/// Writes whose completion waits for fencing (see [`Session::fail_transfer_log`]): their
+/// blocks are marked out of sync; dropping this completes them to the upper layer.
+pub(crate) struct HeldWrites(KVec<(u64, u16, Arc<Req>, u32)>);
+
+impl HeldWrites {
+    /// How many writes are held.
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
     }
 }

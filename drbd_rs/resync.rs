@@ -291,6 +291,19 @@ pub(crate) fn source_block_acked(
 pub(crate) fn source_finished(s: &Arc<Session>, vnr: u16, d: &Arc<Device>) {
     if d.finish_resync() {
         let _ = crate::receiver::send_state(s, vnr, d);
+        // With a fencing policy, a SyncSource whose volumes are all back in sync lifts the
+        // fence it may have put on the peer (`drbd_resync_finished`: "unfence-peer").
+        let all_in_sync = s.conn.devices.iter().all(|(_, v)| {
+            let st = v.state();
+            st.disk == DiskState::UpToDate && st.pdsk == DiskState::UpToDate
+        });
+        if d.fencing() != crate::drbd_core::genl::Fencing::DontCare && all_in_sync {
+            crate::helper::spawn_for_resource(
+                &s.conn.name,
+                Some(s.conn.peer_addr),
+                crate::helper::Cmd::UnfencePeer,
+            );
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 pub mod al;
 pub mod bitmap_codec;
 pub mod conflict;
+pub mod fencing;
 pub mod genl;
 pub mod meta;
 pub mod oos;

@@ -139,8 +139,8 @@ run_transcript() {
     step attach 0 /dev/vda /dev/vda internal --resync-rate=10M --c-plan-ahead=0 --on-io-error=detach --disk-barrier=no
     step attach 0 /dev/vda /dev/vda internal
     step attach 1 /dev/vdb /dev/vdb internal --fencing=resource-only
-    # drbd-rs refuses the fencing policies it cannot honour yet: there the disk is attached
-    # without one (on the C module this second attach finds the disk attached).
+    # A second attach finds the disk attached (ERR_DISK_CONFIGURED), its fencing policy kept
+    # (show lists it).
     step attach 1 /dev/vdb /dev/vdb internal
     step show-gi 0
     step get-gi 1

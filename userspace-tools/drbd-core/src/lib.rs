@@ -11,6 +11,8 @@ pub mod al;
 pub mod bitmap_codec;
 #[path = "../../../drbd_rs/core/conflict.rs"]
 pub mod conflict;
+#[path = "../../../drbd_rs/core/fencing.rs"]
+pub mod fencing;
 #[path = "../../../drbd_rs/core/genl.rs"]
 pub mod genl;
 #[path = "../../../drbd_rs/core/meta.rs"]
