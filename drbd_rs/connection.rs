@@ -727,12 +727,16 @@ enum HandshakeError {
 
 impl Connection {
     /// Creates the connection and starts its receiver thread (`drbdsetup connect`).
+    /// `register` is called with the new connection before any state changes or threads
+    /// start (the control plane records and announces it there); if it answers false the
+    /// connection is not started (`ENOENT`).
     pub(crate) fn start(
         name: &[u8],
         my_addr: SockAddr,
         peer_addr: SockAddr,
         settings: NetSettings,
         devices: KVec<(u16, Arc<Device>)>,
+        register: impl FnOnce(&Arc<Connection>) -> bool,
     ) -> Result<Arc<Connection>> {
         let conn = Arc::pin_init(
             try_pin_init!(Connection {
@@ -752,6 +756,9 @@ impl Connection {
             }),
             GFP_KERNEL,
         )?;
+        if !register(&conn) {
+            return Err(ENOENT);
+        }
         for (vnr, d) in conn.devices.iter() {
             d.set_peer(Some((conn.clone(), *vnr)));
             d.change_conn_state(|s| s.conn = ConnState::Unconnected);
@@ -784,6 +791,9 @@ impl Connection {
             // with a fencing policy on either side one of the two outdates first.
             self.graceful_disconnect(&s);
             s.fail(Failure::Disconnect);
+        } else {
+            // Not connected: Disconnecting, then StandAlone, as the C module goes.
+            self.set_all_conn(ConnState::Disconnecting);
         }
         let t = self.receiver.lock().take();
         if let Some(t) = t {

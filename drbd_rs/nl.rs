@@ -1571,12 +1571,50 @@ fn down(ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {
 /// Stops and removes the connection of resource `idx` (without the registry lock held while
 /// the threads stop: they report state changes, which takes it).
 fn stop_connection(idx: usize) {
+    // The connection stays registered while it stops, so the state changes it reports carry
+    // its addresses (as the C module's do); then it is destroyed.
     let conn = {
-        let mut reg = REGISTRY.lock();
-        reg.resources.get_mut(idx).and_then(|r| r.conn.take())
+        let reg = REGISTRY.lock();
+        reg.resources.get(idx).and_then(|r| r.conn.as_ref().map(|(c, _)| c.clone()))
     };
-    if let Some((c, _)) = conn {
+    if let Some(c) = conn {
         c.stop();
+        destroy_connection(&c);
+    }
+}
+
+/// Announces the end of connection `c` to `events2` listeners (`destroy peer-device` for each
+/// volume, then `destroy connection`, as `adm_del_connection`/`conn_disconnect` do) and forgets
+/// it with its network configuration.
+fn destroy_connection(c: &Connection) {
+    let old = {
+        let mut reg = REGISTRY.lock();
+        let Some(r) = reg
+            .resources
+            .iter_mut()
+            .find(|r| r.conn.as_ref().is_some_and(|(x, _)| core::ptr::eq(&**x, c)))
+        else {
+            return;
+        };
+        let destroy = abi::NotifyType::Destroy as u32;
+        for v in r.volumes.iter() {
+            let _ = notify_peer_device(r, v.vnr, &v.device, destroy | NOTIFY_CONTINUES);
+        }
+        let _ = notify_connection(r, destroy);
+        r.conn.take()
+    };
+    drop(old);
+}
+
+/// Announces a new connection of resource `r` (`create connection`, then `create peer-device`
+/// for each volume; `adm_connect`), once `r.conn` is set.
+fn announce_connection(r: &Resource) {
+    let create = abi::NotifyType::Create as u32;
+    let n = r.volumes.len();
+    let _ = notify_connection(r, if n > 0 { create | NOTIFY_CONTINUES } else { create });
+    for (i, v) in r.volumes.iter().enumerate() {
+        let t = if i + 1 < n { create | NOTIFY_CONTINUES } else { create };
+        let _ = notify_peer_device(r, v.vnr, &v.device, t);
     }
 }
 
@@ -1609,8 +1647,8 @@ fn connect(ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {
     }
     let ret = {
         let reg = REGISTRY.lock();
-        let roles = reg.resources[idx].volumes.iter().map(|v| v.device.state());
-        check_net_options(None, &conf, roles)
+        let vols = reg.resources[idx].volumes.iter().map(|v| (v.device.state(), v.device.fencing()));
+        check_net_options(None, &conf, vols)
     };
     if ret != NO_ERROR {
         return Ok(ret);
@@ -1647,32 +1685,42 @@ fn connect(ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {
         name.extend_from_slice(&r.name, GFP_KERNEL)?;
         (name, devs)
     };
-    let conn = match Connection::start(&name, my, peer, settings, devices) {
-        Ok(c) => c,
-        Err(_) => return Ok(RetCode::Nomem as i32),
+    // Registered (and announced) before it starts, so that its first state change already
+    // carries its addresses.
+    let mut conf = Some(conf);
+    let register = |c: &Arc<Connection>| -> bool {
+        let mut reg = REGISTRY.lock();
+        let Some(r) = reg.resources.get_mut(idx) else {
+            return false;
+        };
+        let Some(conf) = conf.take() else {
+            return false;
+        };
+        r.conn = Some((c.clone(), conf));
+        announce_connection(r);
+        true
     };
-    let mut reg = REGISTRY.lock();
-    match reg.resources.get_mut(idx) {
-        Some(r) => {
-            r.conn = Some((conn, conf));
-            Ok(NO_ERROR)
-        }
-        None => {
-            drop(reg);
-            conn.stop();
-            Ok(RetCode::ResNotKnown as i32)
+    match Connection::start(&name, my, peer, settings, devices, register) {
+        Ok(_) => Ok(NO_ERROR),
+        Err(e) if e == ENOENT => Ok(RetCode::ResNotKnown as i32),
+        Err(_) => {
+            // Not started: forget it if it was registered.
+            let mut reg = REGISTRY.lock();
+            if let Some(r) = reg.resources.get_mut(idx) {
+                r.conn = None;
+            }
+            Ok(RetCode::Nomem as i32)
         }
     }
 }
 
 /// `_check_net_options`: the combinations of net options the C module refuses, given the
 /// connection's current options and agreed protocol version (`net-options`; `None` for
-/// `connect`) and the states of its volumes. (`ERR_STONITH_AND_PROT_A` cannot arise: a
-/// `fencing` policy other than `dont-care` is refused at `attach`.)
+/// `connect`) and the states and `fencing` policies of its volumes.
 fn check_net_options(
     old: Option<(&Conf, Option<u32>)>,
     new: &Conf,
-    states: impl Iterator<Item = State>,
+    volumes: impl Iterator<Item = (State, abi::Fencing)>,
 ) -> i32 {
     const PROTOCOL: u16 = 6;
     const ON_CONGESTION: u16 = 21;
@@ -1690,8 +1738,10 @@ fn check_net_options(
         }
     }
     let two_primaries = new.num(TWO_PRIMARIES) != 0;
-    let (mut primary, mut peer_primary) = (false, false);
-    for st in states {
+    let (mut primary, mut peer_primary, mut stonith) = (false, false, false);
+    for (st, fencing) in volumes {
+        // Diskless volumes have no policy (`dont-care`).
+        stonith |= fencing == abi::Fencing::Stonith;
         primary |= st.role == abi::Role::Primary;
         peer_primary |= st.peer == abi::Role::Primary;
         if st.role == abi::Role::Primary && new.num(DISCARD_MY_DATA) != 0 {
@@ -1703,6 +1753,10 @@ fn check_net_options(
     }
     if two_primaries && new.num(PROTOCOL) != 3 {
         return RetCode::NotProtoC as i32;
+    }
+    // STONITH needs to know the peer has every acknowledged write: not with protocol A.
+    if stonith && new.num(PROTOCOL) == 1 {
+        return RetCode::StonithAndProtA as i32;
     }
     // `on-congestion` other than `block` (0) is for protocol A only.
     if new.num(ON_CONGESTION) != 0 && new.num(PROTOCOL) != 1 {
@@ -1749,14 +1803,7 @@ fn check_algs(conf: &Conf) -> i32 {
 /// gave up: incompatible peer settings, as the C module's "Discarding network
 /// configuration").
 pub(crate) fn forget_connection(c: &Connection) {
-    let old = {
-        let mut reg = REGISTRY.lock();
-        reg.resources
-            .iter_mut()
-            .find(|r| r.conn.as_ref().is_some_and(|(x, _)| core::ptr::eq(&**x, c)))
-            .and_then(|r| r.conn.take())
-    };
-    drop(old);
+    destroy_connection(c);
 }
 
 /// The peer changed its `allow-two-primaries` or `after-sb-*` policies (`P_PROTOCOL_UPDATE`):
@@ -1813,7 +1860,7 @@ fn chg_net_opts(ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {
     let ret = check_net_options(
         Some((conf, agreed)),
         &new,
-        conn.devices.iter().map(|(_, d)| d.state()),
+        conn.devices.iter().map(|(_, d)| (d.state(), d.fencing())),
     );
     if ret != NO_ERROR {
         return Ok(ret);
@@ -2044,6 +2091,16 @@ fn attach(ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {
     }
     if (conf.num(3) as i64) < i64::from(abi::DRBD_MD_INDEX_FLEX_INT) {
         return Ok(RetCode::MdIdxInvalid as i32);
+    }
+    // `drbd_adm_attach`: resource-and-stonith is refused on a protocol A connection.
+    if fencing_of(&conf) == abi::Fencing::Stonith {
+        let proto_a = found.resource.or(found.device.map(|p| p.res)).is_some_and(|res| {
+            let reg = REGISTRY.lock();
+            reg.resources[res].conn.as_ref().is_some_and(|(_, nc)| nc.num(6) == 1)
+        });
+        if proto_a {
+            return Ok(RetCode::StonithAndProtA as i32);
+        }
     }
     let mut lower = [0u8; 129];
     let mut meta = [0u8; 129];

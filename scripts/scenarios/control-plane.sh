@@ -91,6 +91,8 @@ transcript() {
 
     # Requests drbdsetup never sends.
     rec drbd-nl-fuzz probe
+    # Every network time-out at u32::MAX: accepted, no overflow, and disconnect still prompt.
+    rec drbd-nl-fuzz limits
 
     # A disk: attach, options, roles, detach. Fresh meta-data for each module (the C module
     # leaves it marked in use after detach).

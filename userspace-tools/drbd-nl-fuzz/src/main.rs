@@ -5,6 +5,8 @@
 //! ```text
 //! drbd-nl-fuzz [--family NAME] probe              the fixed request suite (creates and removes
 //!                                                 resources fz0/fz1 and minors 90/91)
+//! drbd-nl-fuzz [--family NAME] limits             connect fzl (minor 92) with every network
+//!                                                 time-out at u32::MAX, then disconnect
 //! drbd-nl-fuzz [--family NAME] dump WHAT [RES]    a dump request: status, resources, devices,
 //!                                                 connections, peer-devices, initial-state
 //! drbd-nl-fuzz [--family NAME] listen SECONDS     prints the broadcasts of the `events` group
@@ -472,6 +474,94 @@ fn ctx_payload(name: Option<&[u8]>, volume: Option<u32>) -> Vec<u8> {
     if let Some(n) = name {
         w.put_str_bytes(2 | DRBD_GENLA_F_MANDATORY, n).unwrap();
     }
+    let n = w.len();
+    buf.truncate(n);
+    buf
+}
+
+/// `limits`: a connect with every network time-out at its largest u32 value (drbdsetup would
+/// refuse them; the kernel must not overflow converting them to milliseconds or jiffies), to
+/// a port nobody listens on, then a disconnect, which must not wait for any of those
+/// time-outs. Prints what happened in words that do not depend on the module (the C module
+/// answers a connect with SS_SUCCESS, drbd-rs with NO_ERROR: both are "accepted").
+fn limits(sock: &mut Sock, family: u16) -> io::Result<()> {
+    let ret_of = |lines: &[String]| -> Option<i32> {
+        lines.iter().find_map(|l| {
+            let r = l.split(" ret=").nth(1)?;
+            r.split(|c: char| !c.is_ascii_digit() && c != '-').next()?.parse().ok()
+        })
+    };
+    let verdict = |ret: Option<i32>| match ret {
+        Some(1) | Some(101) => "accepted".to_string(),
+        Some(r) => format!("refused ({r})"),
+        None => "no answer".to_string(),
+    };
+    let none = MINOR_NONE;
+    let setup = [
+        Req::new(cmd(Cmd::NewResource), none).ctx(Some(b"fzl"), None),
+        Req::new(cmd(Cmd::NewMinor), 92).ctx(Some(b"fzl"), Some(0)),
+    ];
+    for r in setup.iter() {
+        let (lines, _) = exchange(sock, family, 0, &r.body())?;
+        println!("setup: {}", verdict(ret_of(&lines)));
+    }
+    let huge = u32::MAX.to_ne_bytes();
+    let connect = Req::new(cmd(Cmd::Connect), none)
+        .tla(TopAttr::CfgContext as u16 | NLA_F_NESTED, &addr_ctx(Some(b"fzl")))
+        .nest(
+            TopAttr::NetConf as u16,
+            &fields(&[
+                (6 | M, &3u32.to_ne_bytes()),
+                (7, &huge),
+                (8, &huge),
+                (9, &huge),
+                (10, &huge),
+                (13, &huge),
+                (14, &huge),
+                (34, &huge),
+            ]),
+        );
+    let (lines, _) = exchange(sock, family, 0, &connect.body())?;
+    println!("connect with every time-out at {}: {}", u32::MAX, verdict(ret_of(&lines)));
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let t = std::time::Instant::now();
+    let disconnect = Req::new(cmd(Cmd::Disconnect), none)
+        .tla(TopAttr::CfgContext as u16 | NLA_F_NESTED, &addr_ctx(None));
+    let (lines, _) = exchange(sock, family, 0, &disconnect.body())?;
+    let secs = t.elapsed().as_secs();
+    println!(
+        "disconnect: {}, {}",
+        verdict(ret_of(&lines)),
+        if secs < 20 { "within 20 s".to_string() } else { format!("after {secs} s") }
+    );
+    let teardown = [
+        Req::new(cmd(Cmd::DelMinor), 92),
+        Req::new(cmd(Cmd::DelResource), none).ctx(Some(b"fzl"), None),
+    ];
+    for r in teardown.iter() {
+        let (lines, _) = exchange(sock, family, 0, &r.body())?;
+        println!("teardown: {}", verdict(ret_of(&lines)));
+    }
+    Ok(())
+}
+
+/// A context with resource `name` and the addresses 127.0.0.1:7998 (ours) and
+/// 127.0.0.1:7999 (the peer's), as `struct sockaddr_in` (what drbdsetup sends).
+fn addr_ctx(name: Option<&[u8]>) -> Vec<u8> {
+    let sin = |port: u16| {
+        let mut a = vec![0u8; 16];
+        a[0..2].copy_from_slice(&(libc::AF_INET as u16).to_ne_bytes());
+        a[2..4].copy_from_slice(&port.to_be_bytes());
+        a[4..8].copy_from_slice(&[127, 0, 0, 1]);
+        a
+    };
+    let mut buf = vec![0u8; 512];
+    let mut w = NlaWriter::new(&mut buf);
+    if let Some(name) = name {
+        w.put_str_bytes(2 | DRBD_GENLA_F_MANDATORY, name).unwrap();
+    }
+    w.put(3 | DRBD_GENLA_F_MANDATORY, &sin(7998)).unwrap();
+    w.put(4 | DRBD_GENLA_F_MANDATORY, &sin(7999)).unwrap();
     let n = w.len();
     buf.truncate(n);
     buf
@@ -1048,7 +1138,7 @@ fn as_uid(uid: u32, argv: &[String]) -> io::Error {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: drbd-nl-fuzz [--family NAME] probe | dump WHAT [RES] | listen SECONDS\n       drbd-nl-fuzz as-uid UID PROGRAM [ARGS...]"
+        "usage: drbd-nl-fuzz [--family NAME] probe | limits | dump WHAT [RES] | listen SECONDS\n       drbd-nl-fuzz as-uid UID PROGRAM [ARGS...]"
     );
     std::process::exit(1);
 }
@@ -1080,6 +1170,7 @@ fn main() {
         let (family, group) = resolve(&mut sock, &family_name)?;
         match args[0].as_str() {
             "probe" => probe(&mut sock, family, group),
+            "limits" => limits(&mut sock, family),
             "dump" if args.len() >= 2 => {
                 dump(&mut sock, family, &args[1], args.get(2).map(String::as_str))
             }
