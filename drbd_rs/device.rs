@@ -1608,8 +1608,11 @@ impl Device {
     /// Primary whose peer's disk is not known Outdated: `sanitize_state`'s `susp_fen`).
     pub(crate) fn fences_on_loss(&self) -> bool {
         let st = self.io.st.lock();
+        // Only a loss from Connected on: a session that ends in its handshake leaves a
+        // Primary that had no peer already (`sanitize_state` freezes on the transition only).
         st.fencing == Fencing::Stonith
             && st.state.role == Role::Primary
+            && st.state.conn.raw() >= ConnState::Connected.raw()
             && st.state.pdsk.raw() > DiskState::Outdated.raw()
     }
 

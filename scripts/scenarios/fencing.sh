@@ -93,7 +93,9 @@ if [ "$NODE" = 1 ]; then
     checksum_line "node1-drbd0" sum /dev/drbd0
     # 4. node0, Secondary now, disconnects: this Primary refuses until node0 outdates
     # itself, so it does not need to fence (no fence-peer, no frozen I/O).
-    wait_for 60 "the peer disconnected" proc_has 0 'cs:WFConnection'
+    # (WFConnection; the C module may pass through BrokenPipe when its next connect attempt
+    # meets the peer going down.)
+    wait_for 60 "the peer disconnected" proc_has 0 'cs:(WFConnection|Unconnected|BrokenPipe|NetworkFailure)'
     proc_line 0
     proc_has 0 'ro:Primary/Unknown ds:UpToDate/Outdated C r' ||
         fail "after the peer's disconnect: not Primary with the peer Outdated and I/O running"
