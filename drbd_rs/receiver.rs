@@ -507,11 +507,17 @@ fn receive_req_state(
         if refuse {
             return reply(StateRv::PrimaryNop.raw());
         }
+        // Asked to outdate ourselves: not while Primary (`SS_NO_UP_TO_DATE_DISK`: a Primary
+        // needs UpToDate data without its peer).
+        let outdate_me = mask.pdsk != 0 && disk_of(val.pdsk) == DiskState::Outdated;
+        if outdate_me && s.conn.devices.iter().any(|(_, d)| d.state().role == Role::Primary) {
+            return reply(StateRv::NoUpToDateDisk.raw());
+        }
         for (_, d) in s.conn.devices.iter() {
             if let Some(p) = peer_disk {
                 d.change_conn_state(|st| st.pdsk = p);
             }
-            if mask.pdsk != 0 && disk_of(val.pdsk) == DiskState::Outdated {
+            if outdate_me {
                 d.outdate_own_disk();
             }
         }
