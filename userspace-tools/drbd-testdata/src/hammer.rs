@@ -495,6 +495,22 @@ mod tests {
 
     const SECTORS: u64 = 2048;
 
+    /// A 1 MiB file in a directory of its own under the temporary directory (named after
+    /// `tag` and the process), for a test to hammer; the caller removes the directory.
+    fn scratch_file(tag: &str) -> (std::path::PathBuf, File) {
+        let dir = std::env::temp_dir().join(format!("drbd-testdata-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(dir.join("img"))
+            .unwrap();
+        f.set_len(1 << 20).unwrap();
+        (dir, f)
+    }
+
     /// The two nodes' ranges of a round, pairwise (same index).
     fn pairs(round: u64) -> Vec<(Range, Range)> {
         base_ranges(5, round, 256, SECTORS)
@@ -554,17 +570,7 @@ mod tests {
 
     #[test]
     fn two_nodes_hammer_a_file_and_the_check_counts_both() {
-        let dir = std::env::temp_dir().join(format!("drbd-testdata-hammer-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("img");
-        let f = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&path)
-            .unwrap();
-        f.set_len(1 << 20).unwrap();
+        let (dir, f) = scratch_file("hammer");
         let args = |node| Hammer {
             device: String::new(),
             seed: 5,
@@ -644,17 +650,7 @@ mod tests {
 
     #[test]
     fn the_stop_handshake_keeps_the_early_node_writing_until_the_late_one_ends() {
-        let dir = std::env::temp_dir().join(format!("drbd-testdata-handshake-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("img");
-        let f = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&path)
-            .unwrap();
-        f.set_len(1 << 20).unwrap();
+        let (dir, f) = scratch_file("handshake");
         let slot = |node: u64| Slot { offset: (512 << 10) + node * 4096, seed: 77 + node };
         let args = |node: u64, secs| Hammer {
             device: String::new(),
