@@ -916,7 +916,7 @@ impl Connection {
             // Gave up on our own (incompatible peer): StandAlone without a network
             // configuration, as the C module goes.
             self.detach_devices(ConnState::StandAlone);
-            crate::nl::forget_connection(&self);
+            events::gave_up(&self);
         }
     }
 
@@ -1328,6 +1328,7 @@ impl Connection {
     }
 }
 
+pub(crate) mod events;
 pub(crate) mod fence;
 
 /// The `P_CONN_ST_CHG_REQ` a disconnecting node sends: conn = Disconnecting.

@@ -46,8 +46,8 @@ use crate::actlog::{self, ActivityLog, AlHost, AlRef, Begin};
 use crate::request::Req;
 use crate::writes::{self, InFlight, Ready};
 
-#[path = "admin.rs"]
 mod admin;
+pub(crate) mod events;
 pub(crate) use admin::{begin_full_sync, AdminRequest};
 use crate::sys::{
     self,
@@ -656,7 +656,7 @@ impl WorkItem for IoErrors {
     type Pointer = Arc<IoErrors>;
 
     fn run(this: Arc<IoErrors>) {
-        if let Some(dev) = crate::nl::device_by_minor(this.minor) {
+        if let Some(dev) = events::device_of_minor(this.minor) {
             dev.local_io_errors(&this);
         }
     }
@@ -1475,7 +1475,7 @@ impl Device {
         let os = self.io.state();
         self.detach_ldev(ldev, os, None);
         let ns = self.io.state();
-        crate::nl::disk_detached(self.minor, os, ns);
+        events::disk_detached(self.minor, os, ns);
     }
 
     /// The second half of a detach, from state `failed` (disk `Failed`; `None`: the state is
@@ -1712,7 +1712,7 @@ impl Device {
             drop(cfg);
             log_state_change(minor, &os, &ns);
             self.log_pri_on_incon_degr(&os, &ns);
-            crate::nl::notify_state_change(minor, os, ns);
+            events::state_changed(minor, os, ns);
             self.tell_peer_state();
             return;
         }
@@ -1734,7 +1734,7 @@ impl Device {
             // finishes; no lock is held.
             crate::helper::run(minor, self.peer_addr().as_ref(), crate::helper::Cmd::LocalIoError);
         }
-        crate::nl::notify_state_change(minor, os, failed);
+        events::state_changed(minor, os, failed);
         self.finish_detach_async(ldev);
     }
 
@@ -2364,7 +2364,7 @@ impl Device {
         if os != ns {
             log_state_change(self.minor, &os, &ns);
             self.note_pause(&os, &ns);
-            crate::nl::notify_state_change(self.minor, os, ns);
+            events::state_changed(self.minor, os, ns);
         }
         (os, ns)
     }
@@ -2777,7 +2777,7 @@ impl Device {
         drop(cfg);
         self.disk.set_read_only(true);
         log_state_change(self.minor, &os, &ns);
-        crate::nl::notify_state_change(self.minor, os, ns);
+        events::state_changed(self.minor, os, ns);
         true
     }
 

@@ -102,7 +102,6 @@ impl kernel::Module for DrbdRs {
     fn init(module: &'static ThisModule) -> Result<Self> {
         let side_by_side = module_parameters::side_by_side.value();
         resource::init_registry();
-        helper::init();
         sys::umh::init_queue()?;
         // Side by side with the C drbd (which owns major 147): a dynamic major.
         let major = if side_by_side {

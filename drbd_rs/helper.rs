@@ -35,6 +35,7 @@ use kernel::{
 
 use crate::drbd_core::uuid;
 use crate::sys::{
+    hook::Hook,
     net::SockAddr,
     umh::{self, HelperPath},
     FmtBuf,
@@ -159,25 +160,17 @@ pub(crate) struct Notice<'a> {
     pub(crate) status: Option<i32>,
 }
 
-kernel::sync::global_lock! {
-    // SAFETY: Initialized in `init` (from module init) before any use.
-    unsafe(uninit) static NOTIFIER: Mutex<Option<fn(&Notice<'_>)>> = None;
-}
-
-/// Prepares the notifier slot; module init calls it before anything runs a helper.
-pub(crate) fn init() {
-    // SAFETY: Called once, from module init, before any other use of `NOTIFIER`.
-    unsafe { NOTIFIER.init() };
-}
+/// The control plane's listener for helper calls and answers (`events2`), registered at
+/// module init.
+static NOTIFIER: Hook<fn(&Notice<'_>)> = Hook::new();
 
 /// Registers `f` to be told of every helper call and answer (the control plane's events).
-pub(crate) fn set_notifier(f: Option<fn(&Notice<'_>)>) {
-    *NOTIFIER.lock() = f;
+pub(crate) fn set_notifier(f: Option<&'static fn(&Notice<'_>)>) {
+    NOTIFIER.set(f);
 }
 
 fn notify(n: &Notice<'_>) {
-    let f = *NOTIFIER.lock();
-    if let Some(f) = f {
+    if let Some(f) = NOTIFIER.get() {
         f(n);
     }
 }

@@ -117,13 +117,17 @@ pub(crate) fn register(module: &'static ThisModule, side_by_side: bool) -> Resul
         c"events",
     )?;
     *FAMILY.lock() = Some(reg);
-    crate::helper::set_notifier(Some(notify_helper));
+    crate::helper::set_notifier(Some(&HELPER_EVENTS));
+    crate::device::events::set_events(Some(&DEVICE_EVENTS));
+    crate::connection::events::set_events(Some(&CONNECTION_EVENTS));
     Ok(())
 }
 
 /// Unregisters the family (module exit). When this returns no request or dump runs any more.
 pub(crate) fn unregister() {
     crate::helper::set_notifier(None);
+    crate::device::events::set_events(None);
+    crate::connection::events::set_events(None);
     let reg = FAMILY.lock().take();
     drop(reg);
 }
@@ -975,6 +979,23 @@ fn notify_peer_device(r: &Resource, vnr: u32, dev: &Device, nh_type: u32) -> Res
     )
 }
 
+/// The control plane's listener for usermode helper calls and answers.
+static HELPER_EVENTS: fn(&crate::helper::Notice<'_>) = notify_helper;
+
+/// The control plane's listener for the device layer's reports.
+static DEVICE_EVENTS: crate::device::events::DeviceEvents = crate::device::events::DeviceEvents {
+    state_changed: notify_state_change,
+    disk_detached,
+    device_of_minor: device_by_minor,
+};
+
+/// The control plane's listener for the connections' reports.
+static CONNECTION_EVENTS: crate::connection::events::ConnectionEvents =
+    crate::connection::events::ConnectionEvents {
+        gave_up: forget_connection,
+        peer_protocol: adopt_peer_protocol,
+    };
+
 /// `notify_helper`: tells `events2` listeners that a usermode helper is called or answered
 /// (`call helper ...` / `response helper ... status:<wait status>`). A device's helper carries
 /// its volume and minor, a connection's (`fence-peer`) only the resource and the connection's
@@ -1802,13 +1823,13 @@ fn check_algs(conf: &Conf) -> i32 {
 /// Forgets the network configuration of the resource whose connection is `c` (its receiver
 /// gave up: incompatible peer settings, as the C module's "Discarding network
 /// configuration").
-pub(crate) fn forget_connection(c: &Connection) {
+fn forget_connection(c: &Connection) {
     destroy_connection(c);
 }
 
 /// The peer changed its `allow-two-primaries` or `after-sb-*` policies (`P_PROTOCOL_UPDATE`):
 /// the net options `show` reports follow, as on the C module.
-pub(crate) fn adopt_peer_protocol(c: &Connection, two_primaries: bool, after_sb: [u32; 3]) {
+fn adopt_peer_protocol(c: &Connection, two_primaries: bool, after_sb: [u32; 3]) {
     let mut reg = REGISTRY.lock();
     let conf = reg
         .resources
@@ -2055,7 +2076,7 @@ fn detach(ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {
 
 /// A detach finished outside a request (forced detach, I/O error): the disk configuration is
 /// gone, and listeners learn the state change `os` -> `ns`.
-pub(crate) fn disk_detached(minor: u32, os: State, ns: State) {
+fn disk_detached(minor: u32, os: State, ns: State) {
     set_disk_conf(minor, None);
     if os != ns {
         notify_state_change(minor, os, ns);

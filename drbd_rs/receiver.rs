@@ -280,7 +280,7 @@ fn receive_protocol(s: &Session, cmd: Command, p: &Protocol) -> Result<(), Failu
             st.after_sb = after_sb;
             st.two_primaries = two_primaries;
         }
-        crate::nl::adopt_peer_protocol(&s.conn, two_primaries, after_sb);
+        crate::connection::events::peer_protocol(&s.conn, two_primaries, after_sb);
         return Ok(());
     }
     let mine = s.conn.settings.lock().protocol_packet();

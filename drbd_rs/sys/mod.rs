@@ -14,6 +14,7 @@
 //! - [`thread`]: kernel threads running closures, stopped with `kthread_stop`.
 //! - [`crypto`]: synchronous hashes (`crypto_shash`) for peer authentication and checksums.
 //! - [`umh`]: the `usermode_helper` module parameter and `call_usermodehelper`.
+//! - [`hook`]: `static` slots through which lower layers call interfaces registered above them.
 //!
 //! Constants that are C macros (bindgen cannot see through `(__force blk_status_t)10` and the
 //! like) are defined here and checked against the headers at build time by `_Static_assert`s
@@ -26,6 +27,7 @@ pub(crate) mod bdev;
 pub(crate) mod crypto;
 pub(crate) mod disk;
 pub(crate) mod genl;
+pub(crate) mod hook;
 #[allow(dead_code)]
 pub(crate) mod net;
 #[allow(dead_code)]

@@ -124,7 +124,7 @@ impl Device {
         };
         log_state_change(self.minor, &os, &ns);
         self.note_pause(&os, &ns);
-        crate::nl::notify_state_change(self.minor, os, ns);
+        super::events::state_changed(self.minor, os, ns);
         self.md_follow_state(&ns);
         // "We want to pause/continue resync, tell peer."
         if ns.conn.raw() >= ConnState::Connected.raw()
