@@ -36,7 +36,7 @@ use crate::drbd_core::{
     uuid::Policies,
     wire::{self, Command, HeaderError},
 };
-use crate::resource::Conf;
+use crate::conf::Conf;
 use crate::sys::{
     self,
     crypto::Shash,
@@ -284,7 +284,7 @@ pub(crate) struct Session {
     pub(crate) protocol: u32,
     /// Peer writes in flight and writes in the current receive epoch.
     #[pin]
-    pub(crate) rx: Mutex<crate::peer_io::RxEpoch>,
+    pub(crate) rx: Mutex<rx_epoch::RxEpoch>,
     /// Notified when a peer write completes.
     #[pin]
     pub(crate) rx_cv: CondVar,
@@ -557,6 +557,8 @@ pub(crate) struct Connection {
     pub(crate) settings: Mutex<NetSettings>,
     /// The volumes, by volume number.
     pub(crate) devices: KVec<(u16, Arc<Device>)>,
+    /// The protocol engines its sessions run.
+    engine: &'static SessionEngine,
     /// The current session, while established.
     #[pin]
     session: Mutex<Option<Arc<Session>>>,
@@ -725,6 +727,17 @@ enum HandshakeError {
     Stop,
 }
 
+/// The protocol engines a session runs, given by the layer above that implements them
+/// (`net/`), so the connection starts and ends sessions without knowing their packets.
+pub(crate) struct SessionEngine {
+    /// The data socket's receiver: runs until the session fails.
+    pub(crate) receive: fn(&Arc<Session>),
+    /// The meta socket's receiver (acks, pings), on its own thread.
+    pub(crate) receive_acks: fn(Arc<Session>),
+    /// Clean-up after the session failed for the given reason.
+    pub(crate) cleanup: fn(&Arc<Session>, Failure),
+}
+
 impl Connection {
     /// Creates the connection and starts its receiver thread (`drbdsetup connect`).
     /// `register` is called with the new connection before any state changes or threads
@@ -736,6 +749,7 @@ impl Connection {
         peer_addr: SockAddr,
         settings: NetSettings,
         devices: KVec<(u16, Arc<Device>)>,
+        engine: &'static SessionEngine,
         register: impl FnOnce(&Arc<Connection>) -> bool,
     ) -> Result<Arc<Connection>> {
         let conn = Arc::pin_init(
@@ -745,6 +759,7 @@ impl Connection {
                 peer_addr,
                 settings <- new_mutex!(settings),
                 devices,
+                engine,
                 session <- new_mutex!(None),
                 receiver <- new_mutex!(None),
                 stopping: AtomicBool::new(false),
@@ -1140,7 +1155,7 @@ impl Connection {
                 tl <- new_mutex!(crate::request::Tl::default()),
                 senders: AtomicU32::new(0),
                 protocol: st.protocol,
-                rx <- new_mutex!(crate::peer_io::RxEpoch::default()),
+                rx <- new_mutex!(rx_epoch::RxEpoch::default()),
                 rx_cv <- new_condvar!(),
                 peer_seq <- new_spinlock!(PeerSeq::new()),
                 peer_seq_cv <- new_condvar!(),
@@ -1284,26 +1299,27 @@ impl Connection {
         *self.session.lock() = Some(session.clone());
         let ack = {
             let s2 = session.clone();
+            let engine = self.engine;
             let mut tname = [0u8; 16];
             tname[..7].copy_from_slice(b"drbd_a_");
             let n = self.name.len().min(8);
             tname[7..7 + n].copy_from_slice(&self.name[..n]);
             match CStr::from_bytes_with_nul(&tname[..=7 + n]) {
-                Ok(name) => KThread::spawn(name, move || crate::ack::ack_receiver(s2)).ok(),
+                Ok(name) => KThread::spawn(name, move || (engine.receive_acks)(s2)).ok(),
                 Err(_) => None,
             }
         };
         if ack.is_none() {
             session.fail(Failure::NetworkFailure);
         } else {
-            crate::receiver::run(session);
+            (self.engine.receive)(session);
         }
         if let Some(a) = ack {
             a.stop();
         }
         *self.session.lock() = None;
         let why = session.failure();
-        crate::receiver::cleanup(session, why);
+        (self.engine.cleanup)(session, why);
         let next = if why == Failure::Incompatible || self.stop_requested() {
             ConnState::Disconnecting
         } else {
@@ -1329,6 +1345,7 @@ impl Connection {
 }
 
 pub(crate) mod events;
+pub(crate) mod rx_epoch;
 pub(crate) mod fence;
 
 /// The `P_CONN_ST_CHG_REQ` a disconnecting node sends: conn = Disconnecting.

@@ -48,6 +48,8 @@ use crate::writes::{self, InFlight, Ready};
 
 mod admin;
 pub(crate) mod events;
+pub(crate) mod ov_state;
+pub(crate) mod announce;
 pub(crate) use admin::{begin_full_sync, AdminRequest};
 use crate::sys::{
     self,
@@ -753,7 +755,7 @@ pub(crate) struct Device {
     #[pin]
     sync_param: SpinLock<packets::SyncParam>,
     /// Online verify and checksum-resync bookkeeping (`crate::verify`).
-    pub(crate) ov: crate::verify::OvState,
+    pub(crate) ov: ov_state::OvState,
     /// Notified (with `io.st`) when a detach finished in a worker reaches Diskless.
     #[pin]
     detached: CondVar,
@@ -856,7 +858,7 @@ impl Device {
                 }),
                 detached <- new_condvar!(),
                 al_extents: AtomicU32::new(limits::AL_EXTENTS_DEF as u32),
-                ov: crate::verify::OvState::new(),
+                ov: ov_state::OvState::new(),
             }),
             GFP_KERNEL,
         )
@@ -1820,14 +1822,14 @@ impl Device {
         match (&r, session) {
             (Ok(StateRv::Success), Some((s, vnr))) => {
                 if force && role == Role::Primary {
-                    let _ = crate::receiver::send_uuids(&s, vnr, self);
+                    let _ = announce::send_uuids(&s, vnr, self);
                 }
-                let _ = crate::receiver::send_state(&s, vnr, self);
+                let _ = announce::send_state(&s, vnr, self);
             }
             // The peer agreed, but the change failed here after all (the state changed in
             // between): it learns our real role.
             (Err(_), Some((s, vnr))) if role == Role::Primary => {
-                let _ = crate::receiver::send_state(&s, vnr, self);
+                let _ = announce::send_state(&s, vnr, self);
             }
             _ => {}
         }
@@ -2307,7 +2309,7 @@ impl Device {
         if let Some((c, vnr)) = peer {
             if self.state().conn.raw() >= ConnState::Connected.raw() {
                 if let Some(s) = c.session() {
-                    let _ = crate::receiver::send_state(&s, vnr, self);
+                    let _ = announce::send_state(&s, vnr, self);
                 }
             }
         }
@@ -2715,7 +2717,7 @@ impl Device {
         let r = uuid::handshake(
             &input,
             &mut || self.demote_after_split_brain(),
-            &mut |e| crate::receiver::log_event(minor, &peer_addr, e),
+            &mut |e| announce::log_event(minor, &peer_addr, e),
         );
         let new = r.comparison.local.to_array();
         if new != local {

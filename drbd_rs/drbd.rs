@@ -33,6 +33,7 @@ mod kunit_bio;
 #[allow(dead_code)]
 mod ack;
 mod actlog;
+mod conf;
 mod connection;
 mod device;
 mod helper;

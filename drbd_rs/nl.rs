@@ -1721,7 +1721,7 @@ fn connect(ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {
         announce_connection(r);
         true
     };
-    match Connection::start(&name, my, peer, settings, devices, register) {
+    match Connection::start(&name, my, peer, settings, devices, &crate::receiver::SESSION_ENGINE, register) {
         Ok(_) => Ok(NO_ERROR),
         Err(e) if e == ENOENT => Ok(RetCode::ResNotKnown as i32),
         Err(_) => {

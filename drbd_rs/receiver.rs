@@ -19,7 +19,7 @@ use crate::drbd_core::{
         self, check_header, BlockRequest, Channel, DataHeader, Packet, Protocol, ReqStateReply, ID_SYNCER,
         SyncParam, Trim, DP_SEND_RECEIVE_ACK, DP_SEND_WRITE_ACK,
     },
-    uuid::{self, Event, Outcome, PeerUuids},
+    uuid::{self, Outcome, PeerUuids},
     wire::{self, Command},
 };
 use crate::drbd_core::conflict::Verdict;
@@ -49,37 +49,19 @@ fn send_params(s: &Arc<Session>) -> Result {
                 crate::verify::with_algs(s, sp).as_sent(s.agreed),
             ),
         )?;
-        send_sizes(s, *vnr, d)?;
-        send_uuids(s, *vnr, d)?;
-        send_state(s, *vnr, d)?;
+        crate::device::announce::send_sizes(s, *vnr, d)?;
+        crate::device::announce::send_uuids(s, *vnr, d)?;
+        crate::device::announce::send_state(s, *vnr, d)?;
     }
     Ok(())
 }
 
-/// `P_SIZES` for volume `vnr`.
-pub(crate) fn send_sizes(s: &Session, vnr: u16, d: &Device) -> Result {
-    let p = d.sizes_packet(s.features);
-    s.send(crate::connection::Sock::Data, vnr, &Packet::Sizes(p))
-}
-
-/// `P_UUIDS` for volume `vnr`.
-pub(crate) fn send_uuids(s: &Session, vnr: u16, d: &Device) -> Result {
-    let discard = s.conn.settings.lock().discard_my_data;
-    match d.uuids_packet(discard) {
-        Some(p) => s.send(crate::connection::Sock::Data, vnr, &Packet::Uuids(p)),
-        None => Ok(()),
-    }
-}
-
-/// `P_STATE` for volume `vnr`.
-pub(crate) fn send_state(s: &Session, vnr: u16, d: &Device) -> Result {
-    let st = d.state().to_abi();
-    s.send(
-        crate::connection::Sock::Data,
-        vnr,
-        &Packet::State(packets::State { state: st }),
-    )
-}
+/// The engines a connection's sessions run: this receiver, the ack receiver, the clean-up.
+pub(crate) static SESSION_ENGINE: crate::connection::SessionEngine = crate::connection::SessionEngine {
+    receive: run,
+    receive_acks: crate::ack::ack_receiver,
+    cleanup,
+};
 
 /// Runs the receiver for an established session until it fails.
 pub(crate) fn run(s: &Arc<Session>) {
@@ -326,7 +308,7 @@ fn receive_sizes(
     match d.agree_size(p.d_size, p.u_size, p.c_size, p.max_bio_size) {
         Ok(changed) => {
             if changed && d.state().conn > ConnState::WfReportParams {
-                let _ = send_sizes(s, vnr, d);
+                let _ = crate::device::announce::send_sizes(s, vnr, d);
             }
             Ok(())
         }
@@ -438,7 +420,7 @@ fn receive_state(s: &Arc<Session>, vnr: u16, d: &Arc<Device>, ps: DrbdState) -> 
         }
     });
     if os.conn == ConnState::WfReportParams && ns.conn >= ConnState::Connected {
-        send_state(s, vnr, d).map_err(Failure::of_error)?;
+        crate::device::announce::send_state(s, vnr, d).map_err(Failure::of_error)?;
         // The peer is back while fencing froze the I/O (the C module's "case2"): the writes
         // it may lack are marked out of sync for the resync this handshake starts.
         if ns.susp_fen {
@@ -446,7 +428,7 @@ fn receive_state(s: &Arc<Session>, vnr: u16, d: &Arc<Device>, ps: DrbdState) -> 
         }
     }
     if os.conn >= ConnState::Connected && d.maybe_new_current_uuid(&os, &ns) {
-        send_uuids(s, vnr, d).map_err(Failure::of_error)?;
+        crate::device::announce::send_uuids(s, vnr, d).map_err(Failure::of_error)?;
     }
     if os.conn > ConnState::WfReportParams
         && ns.conn > ConnState::Connected
@@ -454,8 +436,8 @@ fn receive_state(s: &Arc<Session>, vnr: u16, d: &Arc<Device>, ps: DrbdState) -> 
         && peer_disk != DiskState::Negotiating
     {
         // We want a resync the peer has not decided on yet.
-        send_uuids(s, vnr, d).map_err(Failure::of_error)?;
-        send_state(s, vnr, d).map_err(Failure::of_error)?;
+        crate::device::announce::send_uuids(s, vnr, d).map_err(Failure::of_error)?;
+        crate::device::announce::send_state(s, vnr, d).map_err(Failure::of_error)?;
     }
     if os.conn != ConnState::WfBitMapS && ns.conn == ConnState::WfBitMapS {
         crate::resync::start_bitmap_exchange(s, vnr, d)?;
@@ -595,7 +577,7 @@ fn receive_req_state(
                 break;
             }
             if d.maybe_new_current_uuid(&os, &ns) {
-                let _ = send_uuids(s, *tv, d);
+                let _ = crate::device::announce::send_uuids(s, *tv, d);
             }
             // Peer was forced UpToDate & Primary while both were Inconsistent: resync.
             if os.disk == DiskState::Inconsistent
@@ -1101,22 +1083,5 @@ pub(crate) fn cleanup(s: &Arc<Session>, why: Failure) {
     }
     if why != Failure::Disconnect {
         conn_info!(s.conn, "Connection closed ({:?})\n", why);
-    }
-}
-
-/// Sink for the sync handshake's events: prints its lines and runs its helpers (waiting for
-/// each, on the receiver thread, as the C module does), `peer` being the connection's peer.
-pub(crate) fn log_event(minor: u32, peer: &crate::sys::net::SockAddr, e: Event) {
-    match e {
-        Event::Log(level, msg) => match level {
-            uuid::Level::Alert | uuid::Level::Err => {
-                pr_err!("drbd{}: {}\n", minor, format_args!("{}", msg))
-            }
-            uuid::Level::Warn => pr_warn!("drbd{}: {}\n", minor, format_args!("{}", msg)),
-            _ => pr_info!("drbd{}: {}\n", minor, format_args!("{}", msg)),
-        },
-        Event::Helper(h) => {
-            crate::helper::run(minor, Some(peer), crate::helper::Cmd::Handshake(h));
-        }
     }
 }

@@ -96,7 +96,7 @@ pub(crate) fn receive_bitmap(
         d.bm_xfer_reset();
         send_bitmap(s, vnr, d)?;
         d.change_conn_state(|st| st.conn = ConnState::WfSyncUuid);
-        crate::receiver::send_state(s, vnr, d).map_err(Failure::of_error)?;
+        crate::device::announce::send_state(s, vnr, d).map_err(Failure::of_error)?;
     } else {
         // Source: both bitmaps are merged; start, unless the handler objects.
         let r = (crate::helper::run(d.minor(), Some(&s.conn.peer_addr), crate::helper::Cmd::BeforeResyncSource) >> 8) & 0xff;
@@ -113,7 +113,7 @@ pub(crate) fn receive_bitmap(
             .map_err(Failure::of_error)?;
         d.start_resync(ConnState::SyncSource);
         crate::verify::resync_started(s, d, ConnState::SyncSource);
-        crate::receiver::send_state(s, vnr, d).map_err(Failure::of_error)?;
+        crate::device::announce::send_state(s, vnr, d).map_err(Failure::of_error)?;
         if d.oos_weight() == 0 {
             source_finished(s, vnr, d);
         }
@@ -146,7 +146,7 @@ pub(crate) fn receive_sync_uuid(s: &Arc<Session>, vnr: u16, d: &Arc<Device>, uui
     }
     d.start_resync(ConnState::SyncTarget);
     crate::verify::resync_started(s, d, ConnState::SyncTarget);
-    crate::receiver::send_state(s, vnr, d).map_err(Failure::of_error)?;
+    crate::device::announce::send_state(s, vnr, d).map_err(Failure::of_error)?;
     start_ticker(s, vnr, d)
 }
 
@@ -250,8 +250,8 @@ pub(crate) fn target_request_failed(s: &Arc<Session>, vnr: u16, d: &Arc<Device>,
 /// The target has no bits left and nothing in flight.
 fn target_finished(s: &Arc<Session>, vnr: u16, d: &Arc<Device>) {
     if d.finish_resync() {
-        let _ = crate::receiver::send_uuids(s, vnr, d);
-        let _ = crate::receiver::send_state(s, vnr, d);
+        let _ = crate::device::announce::send_uuids(s, vnr, d);
+        let _ = crate::device::announce::send_state(s, vnr, d);
         // Nobody waits for its answer: neither this thread (the request thread or an I/O
         // completion) nor anyone else.
         crate::helper::spawn(d.minor(), Some(s.conn.peer_addr), crate::helper::Cmd::AfterResyncTarget);
@@ -290,7 +290,7 @@ pub(crate) fn source_block_acked(
 /// The source has no bits left.
 pub(crate) fn source_finished(s: &Arc<Session>, vnr: u16, d: &Arc<Device>) {
     if d.finish_resync() {
-        let _ = crate::receiver::send_state(s, vnr, d);
+        let _ = crate::device::announce::send_state(s, vnr, d);
         // With a fencing policy, a SyncSource whose volumes are all back in sync lifts the
         // fence it may have put on the peer (`drbd_resync_finished`: "unfence-peer").
         let all_in_sync = s.conn.devices.iter().all(|(_, v)| {

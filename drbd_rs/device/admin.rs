@@ -227,7 +227,7 @@ pub(crate) fn begin_full_sync(s: &Arc<Session>, vnr: u16, d: &Arc<Device>) -> Re
             s.send(Sock::Data, vnr, &Packet::RsUuid(RsUuid { uuid: sync_uuid }))
                 .map_err(Failure::of_error)?;
             d.start_resync(ConnState::SyncSource);
-            crate::receiver::send_state(s, vnr, d).map_err(Failure::of_error)?;
+            crate::device::announce::send_state(s, vnr, d).map_err(Failure::of_error)?;
             if d.oos_weight() == 0 {
                 crate::resync::source_finished(s, vnr, d);
             }
