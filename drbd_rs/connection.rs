@@ -7,7 +7,7 @@
 //! Threads, as in the C module:
 //! - the receiver (`drbd_r_<name>`): listens and connects until both sockets are up
 //!   (`P_INITIAL_DATA` / `P_INITIAL_META`), runs the features handshake and cram-hmac, sends the
-//!   parameters, then reads the data socket ([`crate::receiver`]) until the session fails; then
+//!   parameters, then reads the data socket ([`crate::net::receiver`]) until the session fails; then
 //!   it cleans up and starts over, until `disconnect`;
 //! - the ack receiver (`drbd_a_<name>`, [`crate::ack`]): reads the meta socket and keeps the
 //!   peer alive with `P_PING`;
@@ -1345,6 +1345,7 @@ impl Connection {
 }
 
 pub(crate) mod events;
+mod read_reply;
 pub(crate) mod rx_epoch;
 pub(crate) mod fence;
 

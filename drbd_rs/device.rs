@@ -42,15 +42,15 @@ use crate::drbd_core::{
     state::{self, ChangeFlags, DrbdRet, NetEnv, OpenRefusal, State, StateEnv, DRBD_MAX_BIO_SIZE_SAFE},
     uuid,
 };
-use crate::actlog::{self, ActivityLog, AlHost, AlRef, Begin};
+use crate::io::actlog::{self, ActivityLog, AlHost, AlRef, Begin};
 use crate::request::Req;
-use crate::writes::{self, InFlight, Ready};
+use crate::io::writes::{self, InFlight, Ready};
 
 mod admin;
+pub(crate) use admin::AdminRequest;
 pub(crate) mod events;
 pub(crate) mod ov_state;
 pub(crate) mod announce;
-pub(crate) use admin::{begin_full_sync, AdminRequest};
 use crate::sys::{
     self,
     bdev::{BdevFile, IoErrorSink, LocalIoError, LocalIoOp, LowerDev, MdBlock},
@@ -159,7 +159,7 @@ struct DeviceIo {
     app_waiting: AtomicU32,
     rs_reads: AtomicU32,
     rs_outstanding: AtomicU32,
-    /// Writes in flight while replicated, for conflict detection (`crate::writes`).
+    /// Writes in flight while replicated, for conflict detection (`crate::io::writes`).
     #[pin]
     writes: InFlight,
     /// Starts parked and restarted writes in process context.
@@ -519,7 +519,7 @@ impl DeviceIo {
                 ConnState::SyncTarget | ConnState::PausedSyncT => {
                     self.rs_outstanding.load(Ordering::SeqCst) != 0
                 }
-                // Online verify: blocks being compared (`crate::verify`).
+                // Online verify: blocks being compared (`crate::sync::verify`).
                 ConnState::VerifyS | ConnState::VerifyT => {
                     self.rs_outstanding.load(Ordering::SeqCst) != 0
                 }
@@ -754,7 +754,7 @@ pub(crate) struct Device {
     peer_info: Mutex<PeerInfo>,
     #[pin]
     sync_param: SpinLock<packets::SyncParam>,
-    /// Online verify and checksum-resync bookkeeping (`crate::verify`).
+    /// Online verify and checksum-resync bookkeeping (`crate::sync::verify`).
     pub(crate) ov: ov_state::OvState,
     /// Notified (with `io.st`) when a detach finished in a worker reaches Diskless.
     #[pin]
@@ -2194,7 +2194,7 @@ impl Device {
         }
     }
 
-    /// Local write `ws_id` (`crate::writes`) is on our disk.
+    /// Local write `ws_id` (`crate::io::writes`) is on our disk.
     pub(crate) fn write_local_done(&self, ws_id: u64) {
         self.io.writes.set_local_done(ws_id);
     }

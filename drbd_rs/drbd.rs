@@ -29,23 +29,19 @@ mod kunit_device;
 #[path = "../kunit/bio.rs"]
 mod kunit_bio;
 
-// The netlink control plane calls the Device API; until it does, parts are unused.
-#[allow(dead_code)]
-mod ack;
-mod actlog;
+// Layers, lowest first (see README.md in this directory): `sys` and `drbd_core`; `io`; the
+// objects (`conf`, `helper`, `connection`, `device`, `request`, `resource`); the engines
+// (`sync`, `net`); the `control` plane.
 mod conf;
 mod connection;
+mod control;
 mod device;
 mod helper;
-mod nl;
-mod peer_io;
-mod proc_drbd;
-mod receiver;
+mod io;
+mod net;
 mod request;
 mod resource;
-mod resync;
-mod verify;
-mod writes;
+mod sync;
 mod sys;
 
 #[cfg(drbd_rs_kunit)]
@@ -96,7 +92,7 @@ struct DrbdRs {
     /// Block major 147, so `/dev/drbdN` can be created; unregistered at unload.
     _major: sys::disk::BlockMajor,
     /// `/proc/drbd`.
-    _proc: sys::procfs::ProcEntry<proc_drbd::DrbdProc>,
+    _proc: sys::procfs::ProcEntry<control::proc_drbd::DrbdProc>,
 }
 
 impl kernel::Module for DrbdRs {
@@ -111,13 +107,13 @@ impl kernel::Module for DrbdRs {
             sys::disk::BlockMajor::register(sys::disk::DRBD_MAJOR, c"drbd")
         };
         let major = major.inspect_err(|_| sys::umh::destroy_queue())?;
-        nl::register(module, side_by_side).inspect_err(|_| sys::umh::destroy_queue())?;
-        let proc = match proc_drbd::create(side_by_side) {
+        control::nl::register(module, side_by_side).inspect_err(|_| sys::umh::destroy_queue())?;
+        let proc = match control::proc_drbd::create(side_by_side) {
             Ok(p) => p,
             Err(e) => {
                 // Requests may already have created resources and disks: drop them too.
-                nl::unregister();
-                nl::teardown();
+                control::nl::unregister();
+                control::nl::teardown();
                 sys::umh::destroy_queue();
                 return Err(e);
             }
@@ -139,8 +135,8 @@ impl kernel::Module for DrbdRs {
 impl Drop for DrbdRs {
     fn drop(&mut self) {
         // No more requests, then no more objects; `/proc/drbd` and the major go after this.
-        nl::unregister();
-        nl::teardown();
+        control::nl::unregister();
+        control::nl::teardown();
         // Helpers still queued run to their end first.
         sys::umh::destroy_queue();
         pr_info!("module cleanup done.\n");

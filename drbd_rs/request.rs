@@ -23,7 +23,7 @@ use crate::drbd_core::packets::{
     DataHeader, Packet, Trim, DP_DISCARD, DP_FLUSH, DP_FUA, DP_RW_SYNC, DP_SEND_RECEIVE_ACK,
     DP_SEND_WRITE_ACK,
 };
-use crate::actlog::AlRef;
+use crate::io::actlog::AlRef;
 use crate::drbd_core::wire::Command;
 use crate::sys::{
     bdev::{LocalIo, OwnsRequest},
@@ -45,7 +45,7 @@ pub(crate) struct Req {
     app_write: bool,
     /// Keeps the write's activity-log extents active until the request goes.
     al: Option<AlRef>,
-    /// Its entry among the device's writes in flight (`crate::writes`), 0 if it has none.
+    /// Its entry among the device's writes in flight (`crate::io::writes`), 0 if it has none.
     pub(crate) ws_id: u64,
     /// The resolver answered `P_RETRY_WRITE`: when the request goes, the blk-mq request is
     /// not ended but written and sent again as a new write.

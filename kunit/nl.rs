@@ -10,8 +10,8 @@ use kernel::prelude::*;
 mod tests {
     use crate::drbd_core::genl::*;
     use crate::drbd_core::state::State;
-    use crate::nl::policy::{validate, validate_stream, Pol};
-    use crate::proc_drbd::{write_all, ProcDevice};
+    use crate::control::nl::policy::{validate, validate_stream, Pol};
+    use crate::control::proc_drbd::{write_all, ProcDevice};
     use crate::resource::{Conf, DeviceStats};
     use crate::sys::genl::{Message, TestFamily};
     use core::fmt::Write;

@@ -21,17 +21,22 @@
 use kernel::{prelude::*, sync::Arc};
 
 use super::{log_state_change, Device};
-use crate::connection::{conn_info, Failure, Session, Sock};
+use crate::connection::{Failure, Session};
 use crate::drbd_core::{
     genl::{ConnState, DiskState, DrbdState, RetCode, StateRv},
-    packets::{Packet, RsUuid},
     state::{self, AdminChange, ChangeFlags, DrbdRet, State, StateEnv},
 };
 
+/// The resync engine's start of a full sync after StartingSyncT/StartingSyncS was entered
+/// (`crate::sync::resync::begin_full_sync`).
+pub(crate) type BeginFullSync = fn(&Arc<Session>, u16, &Arc<Device>) -> Result<(), Failure>;
+
 impl Device {
     /// Runs an admin request that changes the state (`drbd_request_state` and the after-state
-    /// actions of `after_state_ch`). Returns the `ret_code` for the reply.
-    pub(crate) fn admin_change(self: &Arc<Self>, req: AdminRequest) -> DrbdRet {
+    /// actions of `after_state_ch`). Returns the `ret_code` for the reply. A full sync this
+    /// request entered with the peer's consent is begun by `begin_full_sync`, the resync
+    /// engine's entry, which the caller passes down.
+    pub(crate) fn admin_change(self: &Arc<Self>, req: AdminRequest, begin_full_sync: BeginFullSync) -> DrbdRet {
         let os = self.state();
         let ch = match req {
             AdminRequest::Invalidate => AdminChange::invalidate(&os, false),
@@ -207,39 +212,6 @@ pub(crate) enum AdminRequest {
     Change(AdminChange),
 }
 
-/// After StartingSyncT or StartingSyncS was entered (`after_state_ch`, `abw_start_sync`):
-/// every block out of sync, then the target waits for the sync UUID, the source sends it and
-/// starts.
-pub(crate) fn begin_full_sync(s: &Arc<Session>, vnr: u16, d: &Arc<Device>) -> Result<(), Failure> {
-    match d.state().conn {
-        ConnState::StartingSyncT => {
-            d.set_all_out_of_sync();
-            d.change_conn_state(|st| {
-                if st.conn == ConnState::StartingSyncT {
-                    st.conn = ConnState::WfSyncUuid;
-                }
-            });
-            Ok(())
-        }
-        ConnState::StartingSyncS => {
-            d.set_all_out_of_sync();
-            let sync_uuid = d.gen_sync_uuid();
-            s.send(Sock::Data, vnr, &Packet::RsUuid(RsUuid { uuid: sync_uuid }))
-                .map_err(Failure::of_error)?;
-            d.start_resync(ConnState::SyncSource);
-            crate::device::announce::send_state(s, vnr, d).map_err(Failure::of_error)?;
-            if d.oos_weight() == 0 {
-                crate::resync::source_finished(s, vnr, d);
-            }
-            Ok(())
-        }
-        other => {
-            conn_info!(s.conn, "full sync not started: {}\n", other.name());
-            Ok(())
-        }
-    }
-}
-
 impl Device {
     /// Whether a `P_SYNC_UUID` must wait: the `invalidate` that started a full sync here has
     /// the peer's consent but may not have entered WFSyncUUID yet (the C receiver's
@@ -252,7 +224,7 @@ impl Device {
     }
 
     /// Every block out of sync, logged as the C module's bitmap write-out does.
-    fn set_all_out_of_sync(&self) {
+    pub(crate) fn set_all_out_of_sync(&self) {
         self.oos_set_all();
         self.bm_write_all();
         let bits = self.oos_weight();

@@ -23,7 +23,7 @@ use crate::drbd_core::{
     wire::{self, Command},
 };
 use crate::drbd_core::conflict::Verdict;
-use crate::peer_io::{PeerDiscard, PeerRead, PeerWrite, WriteKind};
+use crate::net::peer_io::{PeerDiscard, PeerRead, PeerWrite, WriteKind};
 use crate::sys::{bdev::WriteFlags, pages::PageBuf};
 
 /// Payload buffer for everything but data (the largest is a bitmap packet: 4 KiB).
@@ -46,7 +46,7 @@ fn send_params(s: &Arc<Session>) -> Result {
             *vnr,
             &Packet::SyncParam(
                 SyncParam::command(s.agreed),
-                crate::verify::with_algs(s, sp).as_sent(s.agreed),
+                crate::sync::digest::with_algs(s, sp).as_sent(s.agreed),
             ),
         )?;
         crate::device::announce::send_sizes(s, *vnr, d)?;
@@ -59,7 +59,7 @@ fn send_params(s: &Arc<Session>) -> Result {
 /// The engines a connection's sessions run: this receiver, the ack receiver, the clean-up.
 pub(crate) static SESSION_ENGINE: crate::connection::SessionEngine = crate::connection::SessionEngine {
     receive: run,
-    receive_acks: crate::ack::ack_receiver,
+    receive_acks: crate::net::ack::ack_receiver,
     cleanup,
 };
 
@@ -174,7 +174,7 @@ fn dispatch(s: &Arc<Session>, vnr: u16, cmd: Command, payload: &[u8]) -> Result<
         Packet::SyncParam(_, sp) => {
             let d = volume(s, vnr, cmd)?;
             d.set_peer_resync_rate(sp.resync_rate);
-            crate::verify::receive_algs(s, &d, &sp)
+            crate::sync::digest::receive_algs(s, &d, &sp)
         }
         Packet::Sizes(sz) => {
             let d = volume(s, vnr, cmd)?;
@@ -203,18 +203,18 @@ fn dispatch(s: &Arc<Session>, vnr: u16, cmd: Command, payload: &[u8]) -> Result<
             let d = volume(s, vnr, cmd)?;
             match command {
                 Command::OvRequest | Command::OvReply | Command::CsumRsRequest => {
-                    crate::verify::receive_request(s, vnr, &d, command, &request, digest)
+                    receive_request(s, vnr, &d, command, &request, digest)
                 }
                 _ => receive_data_request(s, vnr, &d, command, &request),
             }
         }
         Packet::Bitmap(_) | Packet::CompressedBitmap(..) => {
             let d = volume(s, vnr, cmd)?;
-            crate::resync::receive_bitmap(s, vnr, &d, cmd, payload)
+            crate::sync::resync::receive_bitmap(s, vnr, &d, cmd, payload)
         }
         Packet::RsUuid(u) => {
             let d = volume(s, vnr, cmd)?;
-            crate::resync::receive_sync_uuid(s, vnr, &d, u.uuid)
+            crate::sync::resync::receive_sync_uuid(s, vnr, &d, u.uuid)
         }
         Packet::BlockDesc(Command::OutOfSync, b) => {
             let d = volume(s, vnr, cmd)?;
@@ -343,7 +343,7 @@ fn receive_state(s: &Arc<Session>, vnr: u16, d: &Arc<Device>, ps: DrbdState) -> 
         Some(u) => uuid::real_peer_disk(peer_disk, u.flags),
         None => peer_disk,
     };
-    if crate::verify::peer_state(s, vnr, d, peer_conn, real_peer_disk) {
+    if crate::sync::verify::peer_state(s, vnr, d, peer_conn, real_peer_disk) {
         return Ok(());
     }
     let os = d.state();
@@ -440,7 +440,7 @@ fn receive_state(s: &Arc<Session>, vnr: u16, d: &Arc<Device>, ps: DrbdState) -> 
         crate::device::announce::send_state(s, vnr, d).map_err(Failure::of_error)?;
     }
     if os.conn != ConnState::WfBitMapS && ns.conn == ConnState::WfBitMapS {
-        crate::resync::start_bitmap_exchange(s, vnr, d)?;
+        crate::sync::resync::start_bitmap_exchange(s, vnr, d)?;
     }
     // A resync the peer finished (SyncSource side): its last P_RS_WRITE_ACKs cleared our
     // bits, or the target reports UpToDate.
@@ -450,7 +450,7 @@ fn receive_state(s: &Arc<Session>, vnr: u16, d: &Arc<Device>, ps: DrbdState) -> 
         && real_peer_disk == DiskState::UpToDate
         && d.rs_only_failed_left()
     {
-        crate::resync::source_finished(s, vnr, d);
+        crate::sync::resync::source_finished(s, vnr, d);
     }
     let _ = outcome;
     Ok(())
@@ -521,7 +521,7 @@ fn receive_req_state(
             let rv = d.peer_requests_full_sync(want);
             reply(rv.raw())?;
             if rv.raw() >= StateRv::Success.raw() {
-                crate::device::begin_full_sync(s, vnr, &d)?;
+                crate::sync::resync::begin_full_sync(s, vnr, &d)?;
             }
             return Ok(());
         }
@@ -529,7 +529,7 @@ fn receive_req_state(
     if mask.conn != 0 && cmd == Command::StateChgReq {
         // Online verify: the peer becomes VerifyS, we VerifyT.
         let d = volume(s, vnr, cmd)?;
-        return reply(crate::verify::peer_requests_conn(s, &d, val.conn));
+        return reply(crate::sync::verify::peer_requests_conn(s, &d, val.conn));
     }
     let targets: KVec<(u16, Arc<Device>)> = if cmd == Command::ConnStChgReq {
         let mut v = KVec::new();
@@ -783,7 +783,7 @@ fn receive_data(s: &Arc<Session>, vnr: u16, cmd: Command, length: u32) -> Result
     let pw = match PeerWrite::new(s.clone(), d.clone(), vnr, buf, dh.sector, dh.block_id, kind, ws_id) {
         Ok(pw) => pw,
         Err(_) => {
-            crate::peer_io::end_peer_write(s, &d, vnr, ws_id);
+            crate::net::peer_io::end_peer_write(s, &d, vnr, ws_id);
             undo(s);
             return Err(Failure::NetworkFailure);
         }
@@ -854,7 +854,7 @@ fn receive_trim(s: &Arc<Session>, vnr: u16, d: &Arc<Device>, cmd: Command, t: &T
     let pd = match PeerDiscard::new(s.clone(), d.clone(), vnr, sector, t.size, t.data.block_id, write_ack, zeroes, ws_id) {
         Ok(pd) => pd,
         Err(_) => {
-            crate::peer_io::end_peer_write(s, d, vnr, ws_id);
+            crate::net::peer_io::end_peer_write(s, d, vnr, ws_id);
             undo(s);
             return Err(Failure::NetworkFailure);
         }
@@ -1078,10 +1078,39 @@ pub(crate) fn cleanup(s: &Arc<Session>, why: Failure) {
         s.conn.hold_for_fencing(held);
     }
     for (_, d) in s.conn.devices.iter() {
-        crate::verify::abort(d);
-        crate::resync::abort(d);
+        crate::sync::verify::abort(d);
+        crate::sync::resync::abort(d);
     }
     if why != Failure::Disconnect {
         conn_info!(s.conn, "Connection closed ({:?})\n", why);
+    }
+}
+
+/// `P_OV_REQUEST`, `P_OV_REPLY`, `P_CSUM_RS_REQUEST` (`receive_DataRequest`): the range is
+/// checked against the device first, the digest size (1..=64 bytes) by the decoder.
+pub(crate) fn receive_request(
+    s: &Arc<Session>,
+    vnr: u16,
+    d: &Arc<Device>,
+    cmd: Command,
+    r: &BlockRequest,
+    digest: &[u8],
+) -> Result<(), Failure> {
+    if let Err(e) = r.check_capacity(d.size_sectors()) {
+        conn_err!(
+            s.conn,
+            "{}: sector {} + size {} beyond end of local disk ({})\n",
+            cmd.name(),
+            r.sector,
+            r.blksize,
+            e
+        );
+        return Err(Failure::ProtocolError);
+    }
+    match cmd {
+        Command::OvRequest => crate::sync::verify::receive_ov_request(s, vnr, d, r),
+        Command::OvReply => crate::sync::verify::receive_ov_reply(s, vnr, d, r, digest),
+        Command::CsumRsRequest => crate::sync::resync::receive_csum_request(s, vnr, d, r, digest),
+        _ => Err(Failure::ProtocolError),
     }
 }

@@ -140,19 +140,19 @@ fn handle(s: &Arc<Session>, vnr: u16, p: Packet<'_>) -> Result<(), Failure> {
                 {
                     s.got_write_ack(vnr, cmd, a.block_id, a.sector)?;
                 }
-                Command::RsIsInSync => crate::verify::got_is_in_sync(s, &dev, a.sector, a.blksize)?,
+                Command::RsIsInSync => crate::sync::resync::got_is_in_sync(s, &dev, a.sector, a.blksize)?,
                 Command::OvResult => {
-                    crate::verify::got_ov_result(s, vnr, &dev, a.sector, a.blksize, a.block_id)?
+                    crate::sync::verify::got_ov_result(s, vnr, &dev, a.sector, a.blksize, a.block_id)?
                 }
-                Command::NegRsDReply if crate::verify::got_neg_reply(s, vnr, &dev) => {}
+                Command::NegRsDReply if crate::sync::verify::got_neg_reply(s, vnr, &dev) => {}
                 Command::RsWriteAck | Command::WriteAck => {
-                    crate::resync::source_block_acked(s, vnr, &dev, a.sector, a.blksize, true)?;
+                    crate::sync::resync::source_block_acked(s, vnr, &dev, a.sector, a.blksize, true)?;
                 }
                 Command::NegAck => {
-                    crate::resync::source_block_acked(s, vnr, &dev, a.sector, a.blksize, false)?;
+                    crate::sync::resync::source_block_acked(s, vnr, &dev, a.sector, a.blksize, false)?;
                 }
                 Command::NegRsDReply => {
-                    crate::resync::target_request_failed(s, vnr, &dev, a.sector, a.blksize);
+                    crate::sync::resync::target_request_failed(s, vnr, &dev, a.sector, a.blksize);
                 }
                 Command::NegDReply => s.got_neg_dreply(vnr, a.block_id, a.sector)?,
                 _ => {}

@@ -13,19 +13,25 @@
 //! `P_RS_WRITE_ACK`, on which the source clears its bits. Each side finishes when its own
 //! bitmap is empty: the target becomes UpToDate and adopts the source's UUIDs.
 
+use core::sync::atomic::Ordering;
 use kernel::{prelude::*, sync::Arc};
 
 use crate::sys::thread::{self, KThread};
 
-use crate::connection::{conn_err, conn_info, DataTx, Failure, Session};
+use super::digest::{csums_tfm, digest_buf, read_local};
+use crate::connection::{conn_err, conn_info, DataTx, Failure, Session, Sock};
+use crate::sys::crypto::Shash;
 use crate::device::Device;
 use crate::drbd_core::{
     bitmap_codec::{BitmapPacket, Step},
     genl::{ConnState, DiskState},
-    packets::{Packet, RsUuid},
+    packets::{self, BlockRequest, Packet, RsUuid, ID_SYNCER, MAX_DIGEST_SIZE},
     resync_ctl,
     wire::{self, Command},
 };
+
+/// Bitmap block: 4 KiB.
+const BM_BLOCK_SIZE: u32 = 4096;
 
 /// Largest resync request: runs of out-of-sync blocks are asked for in one request up to this
 /// size (the C target merges up to its max BIO size).
@@ -112,7 +118,7 @@ pub(crate) fn receive_bitmap(
         s.send(crate::connection::Sock::Data, vnr, &Packet::RsUuid(RsUuid { uuid: sync_uuid }))
             .map_err(Failure::of_error)?;
         d.start_resync(ConnState::SyncSource);
-        crate::verify::resync_started(s, d, ConnState::SyncSource);
+        resync_started(s, d, ConnState::SyncSource);
         crate::device::announce::send_state(s, vnr, d).map_err(Failure::of_error)?;
         if d.oos_weight() == 0 {
             source_finished(s, vnr, d);
@@ -145,7 +151,7 @@ pub(crate) fn receive_sync_uuid(s: &Arc<Session>, vnr: u16, d: &Arc<Device>, uui
         return Err(Failure::Incompatible);
     }
     d.start_resync(ConnState::SyncTarget);
-    crate::verify::resync_started(s, d, ConnState::SyncTarget);
+    resync_started(s, d, ConnState::SyncTarget);
     crate::device::announce::send_state(s, vnr, d).map_err(Failure::of_error)?;
     start_ticker(s, vnr, d)
 }
@@ -216,7 +222,7 @@ fn ticker(s: Arc<Session>, vnr: u16, d: Arc<Device>) {
                 break;
             };
             // With csums-alg, the digest of our block instead (`read_for_csum`).
-            let r = crate::verify::send_rs_request(&s, vnr, &d, req.sector, req.bytes);
+            let r = send_rs_request(&s, vnr, &d, req.sector, req.bytes);
             if r.is_err() {
                 return;
             }
@@ -312,3 +318,167 @@ pub(crate) fn abort(d: &Arc<Device>) {
     d.rs_abort();
     let _ = DiskState::Inconsistent;
 }
+
+/// After StartingSyncT or StartingSyncS was entered (`after_state_ch`, `abw_start_sync`):
+/// every block out of sync, then the target waits for the sync UUID, the source sends it and
+/// starts.
+pub(crate) fn begin_full_sync(s: &Arc<Session>, vnr: u16, d: &Arc<Device>) -> Result<(), Failure> {
+    match d.state().conn {
+        ConnState::StartingSyncT => {
+            d.set_all_out_of_sync();
+            d.change_conn_state(|st| {
+                if st.conn == ConnState::StartingSyncT {
+                    st.conn = ConnState::WfSyncUuid;
+                }
+            });
+            Ok(())
+        }
+        ConnState::StartingSyncS => {
+            d.set_all_out_of_sync();
+            let sync_uuid = d.gen_sync_uuid();
+            s.send(crate::connection::Sock::Data, vnr, &Packet::RsUuid(RsUuid { uuid: sync_uuid }))
+                .map_err(Failure::of_error)?;
+            d.start_resync(ConnState::SyncSource);
+            crate::device::announce::send_state(s, vnr, d).map_err(Failure::of_error)?;
+            if d.oos_weight() == 0 {
+                source_finished(s, vnr, d);
+            }
+            Ok(())
+        }
+        other => {
+            conn_info!(s.conn, "full sync not started: {}\n", other.name());
+            Ok(())
+        }
+    }
+}
+
+/// A resync started (`drbd_start_resync`): a SyncTarget uses checksums if `csums-alg` is set
+/// (and, with `csums-after-crash-only`, never: the crash is not known here).
+pub(crate) fn resync_started(s: &Session, d: &Device, side: ConnState) {
+    d.ov.same_csum.store(0, Ordering::Relaxed);
+    let use_csums = side == ConnState::SyncTarget && s.agreed >= 89 && {
+        let st = s.conn.settings.lock();
+        !st.csums_alg.is_empty() && !st.csums_after_crash_only
+    };
+    d.ov.use_csums.store(use_csums, Ordering::Relaxed);
+}
+
+/// The SyncTarget asks for `bytes` at `sector`: with checksums, the digest of our block
+/// (`read_for_csum`, `w_e_send_csum`); otherwise, or if our block cannot be read, the data.
+pub(crate) fn send_rs_request(s: &Session, vnr: u16, d: &Device, sector: u64, bytes: u32) -> Result {
+    if d.ov.use_csums.load(Ordering::Relaxed) {
+        if let Some(mut tfm) = csums_tfm(s) {
+            if let Ok(Some(buf)) = read_local(s, vnr, d, sector, bytes) {
+                let mut digest = [0u8; MAX_DIGEST_SIZE];
+                if let Ok(n) = digest_buf(&mut tfm, &buf, &mut digest) {
+                    return s.send(Sock::Data, vnr, &Packet::BlockRequest {
+                        command: Command::CsumRsRequest,
+                        request: BlockRequest { sector, block_id: ID_SYNCER, blksize: bytes },
+                        digest: &digest[..n],
+                    });
+                }
+            }
+        }
+    }
+    s.send(Sock::Data, vnr, &Packet::BlockRequest {
+        command: Command::RsDataRequest,
+        request: BlockRequest { sector, block_id: ID_SYNCER, blksize: bytes },
+        digest: &[],
+    })
+}
+
+/// `P_CSUM_RS_REQUEST` (we are SyncSource): `w_e_end_csum_rs_req`.
+pub(crate) fn receive_csum_request(
+    s: &Arc<Session>,
+    vnr: u16,
+    d: &Arc<Device>,
+    r: &BlockRequest,
+    peer_digest: &[u8],
+) -> Result<(), Failure> {
+    if d.state().disk != DiskState::UpToDate || !d.has_disk() {
+        return s
+            .send_ack(vnr, Command::NegRsDReply, r.sector, r.block_id, r.blksize)
+            .map_err(Failure::of_error);
+    }
+    let mut tfm = csums_tfm(s);
+    if let Some(t) = tfm.as_ref() {
+        if peer_digest.len() != t.digest_size() {
+            conn_err!(
+                s.conn,
+                "CsumRSRequest: digest of {} bytes, csums-alg has {}\n",
+                peer_digest.len(),
+                t.digest_size()
+            );
+            return Err(Failure::ProtocolError);
+        }
+    }
+    d.ov.use_csums.store(true, Ordering::Relaxed);
+    d.begin_resync_read(s);
+    let r2 = csum_answer(s, vnr, d, r, peer_digest, tfm.as_mut());
+    d.end_resync_read();
+    r2
+}
+
+fn csum_answer(
+    s: &Arc<Session>,
+    vnr: u16,
+    d: &Arc<Device>,
+    r: &BlockRequest,
+    peer_digest: &[u8],
+    tfm: Option<&mut Shash>,
+) -> Result<(), Failure> {
+    let Some(buf) = read_local(s, vnr, d, r.sector, r.blksize)? else {
+        pr_err!("drbd{}: Sending NegDReply. I guess it gets messy.\n", d.minor());
+        return s
+            .send_ack(vnr, Command::NegRsDReply, r.sector, r.block_id, r.blksize)
+            .map_err(Failure::of_error);
+    };
+    let mut eq = false;
+    if let Some(tfm) = tfm {
+        let mut digest = [0u8; MAX_DIGEST_SIZE];
+        if let Ok(n) = digest_buf(tfm, &buf, &mut digest) {
+            eq = digest[..n] == *peer_digest;
+        }
+    }
+    if eq {
+        let conn = d.state().conn;
+        let resyncing = conn == ConnState::SyncSource || conn == ConnState::PausedSyncS;
+        if resyncing {
+            d.oos_clear(r.sector, r.blksize);
+        }
+        d.ov.same_csum.fetch_add(u64::from(r.blksize / BM_BLOCK_SIZE), Ordering::Relaxed);
+        s.send_ack(vnr, Command::RsIsInSync, r.sector, r.block_id, r.blksize)
+            .map_err(Failure::of_error)?;
+        if resyncing && d.rs_only_failed_left() {
+            crate::sync::resync::source_finished(s, vnr, d);
+        }
+    } else {
+        d.count_io(0, r.blksize);
+        s.send_read_reply(vnr, &buf, r.sector, ID_SYNCER, true, false);
+    }
+    Ok(())
+}
+
+/// `P_RS_IS_IN_SYNC` (we are SyncTarget): `got_IsInSync`. The request thread notices when the
+/// resync is done.
+pub(crate) fn got_is_in_sync(s: &Session, d: &Device, sector: u64, size: u32) -> Result<(), Failure> {
+    if packets::check_capacity(sector, size, d.size_sectors()).is_err() {
+        conn_err!(s.conn, "RSIsInSync beyond end of device: sector {} size {}\n", sector, size);
+        return Err(Failure::ProtocolError);
+    }
+    let conn = d.state().conn;
+    if conn != ConnState::SyncTarget && conn != ConnState::PausedSyncT {
+        return Ok(());
+    }
+    if !d.expects_resync_reply() {
+        conn_err!(s.conn, "Unexpected RSIsInSync: no resync request pending\n");
+        return Err(Failure::ProtocolError);
+    }
+    d.oos_clear(sector, size);
+    d.ov.same_csum.fetch_add(u64::from(size / BM_BLOCK_SIZE), Ordering::Relaxed);
+    d.rs_reply_done(false, size);
+    Ok(())
+}
+
+// ------------------------------------------------------------------------------------------------
+// The receiver's entry.

@@ -1721,7 +1721,7 @@ fn connect(ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {
         announce_connection(r);
         true
     };
-    match Connection::start(&name, my, peer, settings, devices, &crate::receiver::SESSION_ENGINE, register) {
+    match Connection::start(&name, my, peer, settings, devices, &crate::net::receiver::SESSION_ENGINE, register) {
         Ok(_) => Ok(NO_ERROR),
         Err(e) if e == ENOENT => Ok(RetCode::ResNotKnown as i32),
         Err(_) => {
@@ -1927,7 +1927,7 @@ fn chg_net_opts(ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {
         );
     }
     if algs_changed {
-        crate::verify::send_sync_params(&conn);
+        crate::sync::digest::send_sync_params(&conn);
     }
     Ok(NO_ERROR)
 }
@@ -1976,7 +1976,7 @@ fn start_ov(ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {
             .map(u64::from_ne_bytes)
     };
     let (start, stop) = (u64_field(1), u64_field(2));
-    Ok(crate::verify::start_ov(&dev, start, stop))
+    Ok(crate::sync::verify::start_ov(&dev, start, stop))
 }
 
 /// The device a per-minor request addresses.
@@ -2046,7 +2046,7 @@ fn resync_admin(found: Found, req: AdminRequest) -> HandlerResult {
     let Some(dev) = device_of(found) else {
         return Ok(RetCode::MinorInvalid as i32);
     };
-    Ok(dev.admin_change(req).code())
+    Ok(dev.admin_change(req, crate::sync::resync::begin_full_sync).code())
 }
 
 fn detach(ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {

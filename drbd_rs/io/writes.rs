@@ -24,7 +24,7 @@ use kernel::{
     sync::{new_condvar, new_spinlock_irq, CondVar, SpinLockIrq},
 };
 
-use crate::actlog::AlRef;
+use crate::io::actlog::AlRef;
 use crate::drbd_core::conflict::{Alert, Entry, Full, Start, Verdict, WriteSet};
 use crate::sys::disk::{IoRequest, QUEUE_DEPTH};
 
