@@ -3,56 +3,18 @@
 #  1. set-up (idempotent): packages, Linux source, bindgen
 #  2. the test kernel (cached outside the repo), drbd_rs.ko with its KUnit suites, the tools
 #  3. cargo test of the userspace workspace (the module's pure core and the tools)
-#  4. KUnit in QEMU, then every VM scenario in scripts/scenarios/ with each tool/module pairing
-#     it supports
-# Exits non-zero if anything failed.
+#  4. the decoder fuzzer
+#  5. KUnit in QEMU, then every VM scenario in scripts/scenarios/ with each tool/module pairing
+#     it supports, each with its time
+# Ends with the total time and the summary line; exits non-zero if anything failed. The steps
+# are in check-lib.sh, shared with check-quick.sh (`make check-quick`).
 set -uo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(dirname "$here")
-. "$here/env.sh"
-build=${DRBD_RS_BUILD:-$top/build}
-mkdir -p "$build/logs"
-start=$(date +%s)
-passed=0 failed=0
-stamp() { printf '[%4ds] %s\n' $(($(date +%s) - start)) "$*"; }
-die() { stamp "check: $*"; echo "check: $passed passed, $((failed + 1)) failed"; exit 1; }
-
-. "$here/prepare.sh"
+CHECK_NAME=check
+. "$(cd "$(dirname "$0")" && pwd)/check-lib.sh"
 prepare_all
-
-stamp "cargo test"
-(cd "$top/userspace-tools" && "$CARGO" test --release 2>&1) | tee "$build/logs/cargo-test.log" | grep -E '^(test result|test .* FAILED|failures:)'
-while read -r p f; do passed=$((passed + p)); failed=$((failed + f)); done < <(
-    sed -n 's/^test result: [a-zA-Z]*\. \([0-9]*\) passed; \([0-9]*\) failed.*/\1 \2/p' "$build/logs/cargo-test.log")
-grep -q '^test result:' "$build/logs/cargo-test.log" || { stamp "cargo test did not run"; failed=$((failed + 1)); }
-
-# The packet decoders take bytes from a possibly hostile peer: a million mutated packets and
-# header+payload streams must decode or be rejected without a panic.
-stamp "decoder fuzzer"
-if (cd "$top/userspace-tools" && "$CARGO" run --release --quiet -p drbd-core --example fuzz_decoders -- --iterations 1000000); then
-    passed=$((passed + 1))
-else
-    failed=$((failed + 1))
-fi
-
-run_vm() {
-    if out=$("$here/run-scenario.sh" -o "$build/logs" "$KERNEL_IMAGE" "$INITRD" "$@" 2>&1); then
-        r=0
-    else
-        r=1
-    fi
-    echo "$out" | sed 's/^/    /'
-    return $r
-}
-
-stamp "KUnit in QEMU"
-if kout=$(run_vm kunit); then kunit_ok=1; else kunit_ok=0; fi
-echo "$kout"
-# Each KUnit case counts; a crash, time-out or missing run fails the step as one more failure.
-kp=$(echo "$kout" | sed -n 's/.*Testing complete\. Ran [0-9]* tests: passed: \([0-9]*\).*/\1/p')
-kf=$(echo "$kout" | sed -n 's/.*Testing complete\..*failed: \([0-9]*\).*/\1/p')
-passed=$((passed + ${kp:-0})); failed=$((failed + ${kf:-0}))
-if [ $kunit_ok = 0 ] && [ "${kf:-0}" = 0 ]; then failed=$((failed + 1)); fi
+check_cargo_test
+check_fuzzer
+check_kunit
 
 # Scenarios and the tool/module pairings they run with. The C DRBD with Debian's drbdsetup-84
 # is the reference that passes before drbd-rs replicates anything.
@@ -163,44 +125,5 @@ scenarios=(
     "suspend-io-loopback tool=drbdsetup-84 module=drbd"
     "suspend-io-loopback tool=drbdsetup-84 module=drbd_rs"
 )
-# The scenarios run $DRBD_RS_JOBS at a time (default 2: the guests spend much of their time
-# waiting on each other and on timers, so two at once nearly halve the wall time on two
-# cores); each one's output is printed when it ends, whole. DRBD_RS_JOBS=1 runs them in order.
-jobs=${DRBD_RS_JOBS:-2}
-res=$(mktemp -d "${TMPDIR:-/tmp}/drbd-rs-check.XXXXXX")
-run_one() {
-    local i=$1 t0=$(date +%s) r=FAIL
-    shift
-    # shellcheck disable=SC2086
-    if out=$(run_vm $*); then r=PASS; fi
-    { stamp "scenario: $* ($(($(date +%s) - t0))s)"; echo "$out"; } > "$res/$i.out"
-    echo $r > "$res/$i.rc"
-}
-collect() {
-    local f i
-    for f in "$res"/*.rc; do
-        [ -e "$f" ] || continue
-        i=$(basename "$f" .rc)
-        cat "$res/$i.out"
-        if [ "$(cat "$f")" = PASS ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
-        rm -f "$f" "$res/$i.out"
-    done
-}
-running=0 i=0
-for s in "${scenarios[@]}"; do
-    while [ $running -ge "$jobs" ]; do
-        wait -n
-        running=$((running - 1))
-        collect
-    done
-    i=$((i + 1))
-    run_one $i "$s" &
-    running=$((running + 1))
-done
-wait
-collect
-rm -rf "$res"
-
-stamp "done in $(($(date +%s) - start))s"
-echo "check: $passed passed, $failed failed"
-[ $failed = 0 ]
+check_scenarios "${scenarios[@]}"
+check_finish
