@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Byte cursors over a payload, for the decoders and encoders of this module. Lengths are checked by
-//! the callers first, the cursors check again so that no path can index out of bounds.
+//! Byte cursors over a payload, for the decoders and encoders of this module. Lengths are checked
+//! by the callers first, the cursors check again so that no path can index out of bounds.
 
 use super::error::PacketError;
 
