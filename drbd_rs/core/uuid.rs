@@ -61,16 +61,16 @@ const ID: u64 = !UUID_PRIMARY_BIT;
 /// Capacity of a [`Log`]; one [`handshake`] produces at most about 15 events.
 pub const LOG_CAPACITY: usize = 24;
 
-mod compare;
 mod events;
-mod handshake;
 mod peer;
 mod sets;
 mod split_brain;
+mod sync_handshake;
+mod uuid_compare;
 
-pub use compare::*;
 pub use events::*;
-pub use handshake::*;
 pub use peer::*;
 pub use sets::*;
 pub use split_brain::*;
+pub use sync_handshake::*;
+pub use uuid_compare::*;

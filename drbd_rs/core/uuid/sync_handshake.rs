@@ -5,9 +5,9 @@
 //! connection state or the reason the connection is dropped ([`handshake`], [`Outcome`]).
 
 use super::super::genl::{AfterSb, ConnState, DiskState, Role};
-use super::compare::{compare, CompareInput, Comparison, Verdict};
 use super::events::{Event, EventSink, Helper, Level, Msg};
 use super::split_brain::{asb_recover_0p, asb_recover_1p, asb_recover_2p, AsbInput};
+use super::uuid_compare::{compare, CompareInput, Comparison, Verdict};
 use super::UUID_FLAG_DISCARD_MY_DATA;
 
 /// The connection's split-brain and resync policies (`net_conf`).
