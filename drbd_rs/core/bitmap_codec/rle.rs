@@ -74,8 +74,8 @@ impl EncodedChunk {
 /// as fit in `out.len()` bytes, so a packet never exceeds the size the caller allows. A run that
 /// does not fit ends the chunk; the next chunk starts where this one's last run ended.
 ///
-/// The decision whether the chunk pays off is [`EncodedChunk::pays_off`]; [`XferCtx::send_next`]
-/// makes it as the C module does.
+/// The decision whether the chunk pays off is [`EncodedChunk::pays_off`];
+/// [`XferCtx::send_next`](super::XferCtx::send_next) makes it as the C module does.
 pub fn encode_rle(
     src: &impl BitSource,
     start_bit: u64,

@@ -100,12 +100,12 @@ impl XferCtx {
         self.word_offset = self.bit_offset / 64;
     }
 
-    /// The next packet of a transfer (`send_bitmap_rle_or_plain`): writes its payload into
-    /// `out` (at least the data size for `header_size`) and says which packet it is and whether
-    /// more follow. `use_rle` is the `use-rle` net option and an agreed protocol of at least
-    /// [`RLE_MIN_PROTOCOL`]. A chunk is sent compressed if it pays off, else the words from the
-    /// one holding the current bit go plain; a transfer whose last data went plain ends with an
-    /// empty `P_BITMAP`, as the C receiver expects.
+    /// The next packet of a transfer (`send_bitmap_rle_or_plain`): writes its payload into `out`
+    /// (at least the data size for `header_size`) and says which packet it is and whether more
+    /// follow. `use_rle` is the `use-rle` net option and an agreed protocol of at least
+    /// [`RLE_MIN_PROTOCOL`](super::RLE_MIN_PROTOCOL). A chunk is sent compressed if it pays off,
+    /// else the words from the one holding the current bit go plain; a transfer whose last data
+    /// went plain ends with an empty `P_BITMAP`, as the C receiver expects.
     pub fn send_next(
         &mut self,
         src: &impl BitSource,

@@ -111,7 +111,7 @@ pub struct VliCode {
     pub bits: u32,
 }
 
-/// The code word for `value` (1 ..= [`VLI_MAX`]).
+/// The code word for `value` (1 ..= [`VLI_MAX`](super::VLI_MAX)).
 pub fn vli_encode(value: u64) -> Result<VliCode, VliError> {
     if value == 0 {
         return Err(VliError::Zero);

@@ -91,7 +91,8 @@ pub enum Cli {
 /// One field of a DRBD configuration struct, and how drbdsetup names and limits it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FieldDef {
-    /// Attribute number inside the struct's nest (without [`DRBD_GENLA_F_MANDATORY`]).
+    /// Attribute number inside the struct's nest (without
+    /// [`DRBD_GENLA_F_MANDATORY`](super::DRBD_GENLA_F_MANDATORY)).
     pub id: u16,
     /// The C struct member name, e.g. `"resync_rate"`.
     pub c_name: &'static str,
@@ -102,7 +103,7 @@ pub struct FieldDef {
     pub cli: Cli,
     /// Wire type and validation policy.
     pub ty: FieldType,
-    /// Userspace sets [`DRBD_GENLA_F_MANDATORY`] on this attribute.
+    /// Userspace sets [`DRBD_GENLA_F_MANDATORY`](super::DRBD_GENLA_F_MANDATORY) on this attribute.
     pub mandatory: bool,
     /// `DRBD_F_REQUIRED`: a request without it is invalid (except a change request when the
     /// field is also invariant).

@@ -43,7 +43,7 @@ pub const DRBD_GENLMSGHDR_SIZE: usize = 8;
 /// (`drbdsetup ... --set-defaults`).
 pub const DRBD_GENL_F_SET_DEFAULTS: u32 = 1;
 /// `drbd_genlmsghdr.minor` of a request that addresses a resource or connection (named in
-/// [`TopAttr::CfgContext`]) rather than a minor.
+/// [`TopAttr::CfgContext`](super::TopAttr::CfgContext)) rather than a minor.
 pub const MINOR_NONE: u32 = u32::MAX;
 
 /// `SHARED_SECRET_MAX`: buffer size of the secret and algorithm-name strings in `net_conf`.
@@ -107,7 +107,7 @@ pub enum NlaError {
     },
     /// A string to be sent contains a NUL byte; the receiver would silently cut it there.
     InteriorNul,
-    /// A [`Nest`] that does not belong to this writer's current contents.
+    /// A [`Nest`](super::Nest) that does not belong to this writer's current contents.
     BadNest,
 }
 
@@ -183,10 +183,11 @@ impl GenlMsgHdr {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DrbdGenlMsgHdr {
     /// The minor a request operates on or a reply/broadcast is about; [`MINOR_NONE`] when the
-    /// object is named in [`TopAttr::CfgContext`] instead.
+    /// object is named in [`TopAttr::CfgContext`](super::TopAttr::CfgContext) instead.
     pub minor: u32,
-    /// The raw union word: request flags ([`DRBD_GENL_F_SET_DEFAULTS`]) or, in a reply, the
-    /// return code ([`RetCode`] or [`StateRv`] value) reinterpreted as `u32`.
+    /// The raw union word: request flags ([`DRBD_GENL_F_SET_DEFAULTS`]) or, in a reply, the return
+    /// code ([`RetCode`](super::RetCode) or [`StateRv`](super::StateRv) value) reinterpreted as
+    /// `u32`.
     pub flags: u32,
 }
 

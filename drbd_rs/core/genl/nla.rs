@@ -251,8 +251,9 @@ impl<'b> NlaWriter<'b> {
         self.put_parts(ty, s, &[0])
     }
 
-    /// Appends a zero-length netlink flag (`NLA_FLAG`). DRBD's own boolean fields are *not*
-    /// flags but one-byte numbers; use [`NlaWriter::put_u8`] or [`FieldDef::encode`] for them.
+    /// Appends a zero-length netlink flag (`NLA_FLAG`). DRBD's own boolean fields are *not* flags
+    /// but one-byte numbers; use [`NlaWriter::put_u8`] or
+    /// [`FieldDef::encode`](super::FieldDef::encode) for them.
     pub fn put_flag(&mut self, ty: u16) -> Result<(), NlaError> {
         self.put(ty, &[])
     }

@@ -522,7 +522,7 @@ pub static NEW_C_UUID_PARMS: StructDef = StructDef {
     fields: &[fd(1, "clear_bm", "clear-bitmap", FLAG).m().cli(Cli::Flag)],
 };
 
-/// `timeout_parms`: reply to `DRBD_ADM_GET_TIMEOUT_TYPE`, see [`TimeoutType`].
+/// `timeout_parms`: reply to `DRBD_ADM_GET_TIMEOUT_TYPE`, see [`TimeoutType`](super::TimeoutType).
 pub static TIMEOUT_PARMS: StructDef = StructDef {
     tla: TopAttr::TimeoutParms,
     c_name: "timeout_parms",

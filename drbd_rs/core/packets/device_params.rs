@@ -143,8 +143,8 @@ pub struct Sizes {
     pub u_size: u64,
     /// Current exported size, sectors (0 asks the peer to reply with its sizes).
     pub c_size: u64,
-    /// Largest bio the sender accepts (see [`sender_max_bio_size`]); not checked on receipt,
-    /// the receiver takes the minimum with its own limits.
+    /// Largest bio the sender accepts (see [`sender_max_bio_size`](super::sender_max_bio_size));
+    /// not checked on receipt, the receiver takes the minimum with its own limits.
     pub max_bio_size: u32,
     /// Unused by DRBD.
     pub queue_order_type: u16,
@@ -186,7 +186,7 @@ impl Sizes {
 
     /// Decodes a payload of 32 or 56 bytes; the length says whether the queue limits are
     /// present. Use [`Sizes::decode_with_features`] to insist on the size the agreed features
-    /// imply (as [`expected_payload`] already does for a receiver).
+    /// imply (as [`expected_payload`](super::expected_payload) already does for a receiver).
     pub fn decode(payload: &[u8], _agreed_protocol: u32) -> Result<Self, PacketError> {
         let with_qlim = match payload.len() {
             Self::SIZE => false,

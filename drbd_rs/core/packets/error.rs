@@ -46,11 +46,12 @@ pub enum PacketError {
     },
     /// The body is shorter than the integrity digest that must precede the data.
     ShorterThanDigest { body: u32, digest: u32 },
-    /// A digest length of zero or above [`MAX_DIGEST_SIZE`].
+    /// A digest length of zero or above [`MAX_DIGEST_SIZE`](super::MAX_DIGEST_SIZE).
     BadDigestLength(u32),
     /// An algorithm name field of the wrong size (the C receiver's "verify-alg of wrong size").
     BadAlgLength(usize),
-    /// Encoding: an algorithm name longer than [`ALG_NAME_MAX`] or containing a NUL.
+    /// Encoding: an algorithm name longer than [`ALG_NAME_MAX`](super::ALG_NAME_MAX) or containing
+    /// a NUL.
     BadAlgName,
     /// A `p_protocol.protocol` that is not A, B or C.
     BadWireProtocol(u32),

@@ -10,7 +10,7 @@ use super::cursor::{exact, Reader, Writer};
 use super::error::PacketError;
 
 /// `p_data`: sub-header of `P_DATA`, `P_DATA_REPLY`, `P_RS_DATA_REPLY`. 24 bytes, followed by
-/// the integrity digest (if configured) and the data ([`split_body`]).
+/// the integrity digest (if configured) and the data ([`split_body`](super::split_body)).
 ///
 /// `block_id` is the sender's request handle, which the receiver echoes; C puts a pointer there
 /// in its own byte order. It is read and written big-endian here so its bytes round-trip
@@ -54,7 +54,8 @@ impl DataHeader {
         Ok(w.done())
     }
 
-    /// Decodes an exactly 24-byte sub-header. Measure what follows with [`split_body`].
+    /// Decodes an exactly 24-byte sub-header. Measure what follows with
+    /// [`split_body`](super::split_body).
     pub fn decode(payload: &[u8], _agreed_protocol: u32) -> Result<Self, PacketError> {
         Self::get(&mut exact(payload, Self::SIZE)?)
     }

@@ -49,7 +49,7 @@ pub struct HandshakeInput {
     /// The disk state we negotiate towards (`new_state_tmp.disk`), used instead of `disk`
     /// while that is Negotiating.
     pub negotiated_disk: DiskState,
-    /// The peer's real disk state (see [`real_peer_disk`]).
+    /// The peer's real disk state (see [`real_peer_disk`](super::real_peer_disk)).
     pub peer_disk: DiskState,
     /// Our bit count as sent in `P_UUIDS` (`comm_bm_set`).
     pub local_bits: u64,

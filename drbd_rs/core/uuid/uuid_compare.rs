@@ -139,7 +139,7 @@ pub struct CompareInput {
     pub resolve_conflicts: bool,
     /// Our bitmap weight now (`drbd_bm_total_weight`). Only printed: in the dump after a local
     /// correction (pass 0 if the disk is below Negotiating, as the C module prints then) and in
-    /// [`handshake`]'s "No resync, but %lu bits in bitmap!".
+    /// [`handshake`](super::handshake())'s "No resync, but %lu bits in bitmap!".
     pub bm_weight: u64,
 }
 
