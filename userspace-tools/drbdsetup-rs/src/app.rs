@@ -7,7 +7,7 @@ use drbd_core::genl::{
 };
 
 use crate::addr::{Endpoint, LibcResolver};
-use crate::attrs::{self, CfgContext, Tla};
+use crate::attrs::{self, CfgContext, Info, Tla};
 use crate::getopt::{getopt_long, Found, Parsed};
 use crate::nl::{self, DrbdRequest, GenlSock, Msg, RecvError};
 use crate::num::new_strtoll;
@@ -15,7 +15,7 @@ use crate::out::{ColorMode, Out};
 use crate::scmd::ShowState;
 use crate::sys;
 use crate::table::{
-    find_cmd, Action, Arg, CmdDef, Field, Kind, OptTarget, Scmd, CTX_ALL, CTX_CONNECTION,
+    find_cmd, Action, Arg, CmdDef, Field, GetSpec, Kind, OptTarget, Scmd, CTX_ALL, CTX_CONNECTION,
     CTX_MINOR, CTX_RESOURCE, CTX_RESOURCE_AND_CONNECTION,
 };
 use crate::usage::{command_usage, general_usage, UsageType};
@@ -53,22 +53,6 @@ pub struct App {
     /// Top-level attributes of the last reply (`global_attrs`), kept as the raw message.
     pub last_reply: Option<Vec<u8>>,
     pub show: ShowState,
-}
-
-/// One message handed to an output routine (`struct genl_info`).
-pub struct Info<'a> {
-    pub msg: &'a Msg,
-    pub hdr: DrbdGenlMsgHdr,
-    pub tla: Tla<'a>,
-}
-
-/// What a query needs to know of its command (a `struct drbd_cmd` subset).
-#[derive(Clone, Copy)]
-pub struct GetSpec {
-    pub cmd: Cmd,
-    pub missing_ok: bool,
-    pub warn_on_missing: bool,
-    pub continuous_poll: bool,
 }
 
 impl App {

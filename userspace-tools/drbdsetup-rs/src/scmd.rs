@@ -12,14 +12,14 @@ use drbd_core::meta::{
 };
 
 use crate::addr::sprint_address;
-use crate::app::{App, GetSpec, Info};
+use crate::app::App;
 use crate::attrs::{
     self, CfgContext, ConnectionInfo, ConnectionStatistics, DeviceInfo, DeviceStatistics,
-    DiskPaths, PeerDeviceInfo, PeerDeviceStatistics, ResourceInfo, ResourceStatistics, StateInfo,
-    Tla,
+    DiskPaths, Info, PeerDeviceInfo, PeerDeviceStatistics, ResourceInfo, ResourceStatistics,
+    StateInfo, Tla,
 };
 use crate::out::Out;
-use crate::table::{self, Field, Kind, Scmd};
+use crate::table::{self, Field, GetSpec, Kind, Scmd};
 
 /// `MDF_AL_CLEAN`.
 const MDF_AL_CLEAN: u32 = 1 << 7;

@@ -3,10 +3,10 @@
 
 use drbd_core::genl::{disk_str, role_str, Cmd};
 
-use crate::app::{generic_get, App, Exit, GetSpec};
+use crate::app::{generic_get, App, Exit};
 use crate::attrs::{
-    CfgContext, ConnectionInfo, ConnectionStatistics, DeviceInfo, DeviceStatistics, PeerDeviceInfo,
-    PeerDeviceStatistics, ResourceInfo, ResourceStatistics,
+    CfgContext, ConnectionInfo, ConnectionStatistics, DeviceInfo, DeviceStatistics, Info,
+    PeerDeviceInfo, PeerDeviceStatistics, ResourceInfo, ResourceStatistics,
 };
 use crate::getopt::Parsed;
 use crate::out::{ColorMode, Colors, Out};
@@ -14,7 +14,7 @@ use crate::scmd::{
     conn_str9, print_connection_statistics, print_device_statistics, print_peer_device_statistics,
     print_resource_statistics, repl_str9, resync_susp_str, susp_str, Printer,
 };
-use crate::table::CmdDef;
+use crate::table::{CmdDef, GetSpec};
 
 /// One resource of the `DRBD_ADM_GET_RESOURCES` dump.
 #[derive(Clone, Debug)]
@@ -64,7 +64,7 @@ fn list(
     cmd: Cmd,
     missing_ok: bool,
     resource: Option<&str>,
-    f: &mut dyn FnMut(&crate::app::Info<'_>),
+    f: &mut dyn FnMut(&Info<'_>),
 ) -> Result<bool, Exit> {
     let old_obj = std::mem::replace(&mut app.objname, resource.unwrap_or("all").to_string());
     let old_minor = std::mem::replace(&mut app.minor, u32::MAX);
