@@ -2,182 +2,28 @@
 //! their results become messages and exit codes.
 
 use drbd_core::genl::{
-    self, Cmd, DrbdGenlMsgHdr, FieldType, NlaWriter, RetCode, StateRv, TopAttr,
-    DRBD_GENL_F_SET_DEFAULTS, DRBD_MD_INDEX_FLEX_EXT, DRBD_MD_INDEX_FLEX_INT, NLA_F_NESTED,
+    self, Cmd, DrbdGenlMsgHdr, FieldType, NlaWriter, StateRv, TopAttr, DRBD_GENL_F_SET_DEFAULTS,
+    DRBD_MD_INDEX_FLEX_EXT, DRBD_MD_INDEX_FLEX_INT, NLA_F_NESTED,
 };
 
 use crate::addr::{Endpoint, LibcResolver};
+use crate::app_state::{
+    m_strtoll, warn_excess, App, Exit, ERR_MINOR_INVALID, ERR_RES_NOT_KNOWN, NO_ERROR, OTHER_ERROR,
+};
 use crate::attrs::{self, CfgContext, Info, Tla};
 use crate::getopt::{getopt_long, Found, Parsed};
 use crate::nl::{self, DrbdRequest, GenlSock, Msg, RecvError};
-use crate::num::new_strtoll;
-use crate::out::{ColorMode, Out};
-use crate::scmd::ShowState;
 use crate::sys;
 use crate::table::{
     find_cmd, Action, Arg, CmdDef, Field, GetSpec, Kind, OptTarget, Scmd, CTX_ALL, CTX_CONNECTION,
     CTX_MINOR, CTX_RESOURCE, CTX_RESOURCE_AND_CONNECTION,
 };
-use crate::usage::{command_usage, general_usage, UsageType};
+use crate::usage::{command_usage, UsageType};
 
-/// drbdsetup's internal "error already reported or described" code.
-pub const OTHER_ERROR: i32 = 900;
-const NO_ERROR: i32 = RetCode::NoError as i32;
-const ERR_MINOR_INVALID: i32 = RetCode::MinorInvalid as i32;
-const ERR_RES_NOT_KNOWN: i32 = RetCode::ResNotKnown as i32;
 /// `DEFAULT_MSG_SIZE` of libgenl.
 const MSG_SIZE: usize = 8192;
 // Nests are sent with NLA_F_NESTED, as drbd-utils 9.x does: the in-tree DRBD of current kernels
 // validates requests strictly and refuses a nest without it (EINVAL).
-
-/// Ends the process the way C's `exit()` does: stdout is flushed first.
-pub struct Exit(pub i32);
-
-/// The program's state: what drbdsetup keeps in globals.
-pub struct App {
-    pub progname: String,
-    pub out: Out,
-    pub sock: Option<GenlSock>,
-    pub objname: String,
-    pub minor: u32,
-    pub context: u32,
-    pub local_addr: Option<String>,
-    pub peer_addr: Option<String>,
-    pub opt_now: bool,
-    pub opt_verbose: bool,
-    pub opt_statistics: bool,
-    pub opt_timestamps: bool,
-    pub show_defaults: bool,
-    pub wait_after_sb: bool,
-    pub color: ColorMode,
-    /// Top-level attributes of the last reply (`global_attrs`), kept as the raw message.
-    pub last_reply: Option<Vec<u8>>,
-    pub show: ShowState,
-}
-
-impl App {
-    pub fn new(progname: &str) -> App {
-        App {
-            progname: progname.to_string(),
-            out: Out::stdout(),
-            sock: None,
-            objname: String::new(),
-            minor: u32::MAX,
-            context: 0,
-            local_addr: None,
-            peer_addr: None,
-            opt_now: false,
-            opt_verbose: false,
-            opt_statistics: false,
-            opt_timestamps: false,
-            show_defaults: false,
-            wait_after_sb: false,
-            color: ColorMode::Auto,
-            last_reply: None,
-            show: ShowState::default(),
-        }
-    }
-
-    /// `print_usage_and_exit`.
-    pub fn usage_exit(&mut self, addinfo: Option<&str>) -> Exit {
-        let p = self.progname.clone();
-        general_usage(&mut self.out, &p, addinfo);
-        Exit(20)
-    }
-
-    /// The top-level attributes of the last reply.
-    fn last_tla(&self) -> Tla<'_> {
-        match &self.last_reply {
-            Some(m) => Tla::parse(m).unwrap_or_default(),
-            None => Tla::default(),
-        }
-    }
-
-    /// `print_config_error`: the message for a result code, the kernel's additional info, and
-    /// the exit code.
-    pub fn print_config_error(&mut self, err_no: i32, desc: Option<&str>) -> i32 {
-        if err_no == NO_ERROR || err_no == StateRv::Success as i32 {
-            return 0;
-        }
-        let obj = self.objname.clone();
-        if err_no == OTHER_ERROR {
-            if let Some(d) = desc {
-                eprintln!("{obj}: {d}");
-            }
-            return 20;
-        }
-        let mut rv = 0;
-        if (err_no >= genl::AFTER_LAST_ERR_CODE || err_no <= genl::ERR_CODE_BASE)
-            && (err_no > StateRv::CwNoNeed as i32 || err_no <= genl::SS_AFTER_LAST_ERROR)
-        {
-            eprint!(
-                "{obj}: Error code {err_no} unknown.\nYou should update the drbd userland tools.\n"
-            );
-            rv = 20;
-        } else if err_no > genl::ERR_CODE_BASE {
-            let text = desc.map(str::to_string).unwrap_or_else(|| {
-                genl::ret_code_text(err_no)
-                    .unwrap_or(genl::UNKNOWN_RET_CODE_TEXT)
-                    .to_string()
-            });
-            eprintln!("{obj}: Failure: ({err_no}) {text}");
-            rv = 10;
-        } else if err_no == StateRv::UnknownError as i32 {
-            eprintln!("{obj}: State change failed: ({err_no})unknown error.");
-            rv = 11;
-        } else if err_no > StateRv::TwoPrimaries as i32 {
-            // SS_NOTHING_TO_DO, SS_CW_SUCCESS, ...: not an error.
-        } else {
-            eprintln!(
-                "{obj}: State change failed: ({err_no}) {}",
-                genl::set_st_err_str(err_no)
-            );
-            rv = match err_no {
-                x if x == StateRv::NoUpToDateDisk as i32 => 17,
-                x if x == StateRv::LowerThanOutdated as i32 => 5,
-                x if x == StateRv::NoLocalDisk as i32 => 16,
-                _ => 11,
-            };
-        }
-        if let Some(texts) = attrs::info_texts(&self.last_tla()) {
-            eprintln!("additional info from kernel:");
-            for t in texts {
-                eprintln!("{t}");
-            }
-        }
-        rv
-    }
-
-    fn sock(&mut self) -> &mut GenlSock {
-        self.sock
-            .as_mut()
-            .expect("netlink socket is connected before commands run")
-    }
-
-    fn family_id(&mut self) -> u16 {
-        self.sock().family.id
-    }
-}
-
-/// `warn_print_excess_args`: the list goes to stderr, its newline to stdout.
-fn warn_excess(app: &mut App, args: &[String]) {
-    let mut s = String::from("Excess arguments:");
-    for a in args {
-        s.push(' ');
-        s.push_str(a);
-    }
-    eprint!("{s}");
-    app.out.print("\n");
-}
-
-/// `m_strtoll` that exits the way drbd-utils does.
-pub fn m_strtoll(s: &str, unit: char) -> Result<u64, Exit> {
-    new_strtoll(s, unit).map_err(|e| {
-        let (msg, code) = e.message(s);
-        eprint!("{msg}");
-        Exit(code)
-    })
-}
 
 /// Puts an address attribute (`nla_put_address`); exits on a bad address.
 fn put_address(w: &mut NlaWriter<'_>, ty: u16, text: &str) -> Result<(), Exit> {
@@ -1100,16 +946,9 @@ pub fn generic_get(
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-
-    /// An App that prints into a buffer and has no netlink socket.
-    pub(crate) fn test_app() -> App {
-        let mut app = App::new("drbdsetup");
-        app.out = Out::new(80);
-        app.out.live = false;
-        app
-    }
+    use crate::app_state::tests::test_app;
 
     /// The request drbdsetup builds for a command line (without sending it).
     fn request(args: &[&str]) -> DrbdRequest {
@@ -1303,25 +1142,6 @@ pub(crate) mod tests {
             "\n",
             "the excess-arguments line ends on stdout"
         );
-    }
-
-    #[test]
-    fn result_codes_to_exit_codes() {
-        let mut app = test_app();
-        app.objname = "r0".into();
-        assert_eq!(app.print_config_error(101, None), 0);
-        assert_eq!(app.print_config_error(1, None), 0);
-        assert_eq!(app.print_config_error(2, None), 0);
-        assert_eq!(app.print_config_error(158, None), 10);
-        assert_eq!(app.print_config_error(-2, None), 17);
-        assert_eq!(app.print_config_error(-16, None), 5);
-        assert_eq!(app.print_config_error(-4, None), 16);
-        assert_eq!(app.print_config_error(-1, None), 11);
-        assert_eq!(app.print_config_error(0, None), 11);
-        assert_eq!(app.print_config_error(OTHER_ERROR, Some("x")), 20);
-        assert_eq!(app.print_config_error(5, None), 20);
-        assert_eq!(app.print_config_error(-22, None), 20);
-        assert_eq!(app.print_config_error(171, None), 20);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! and exit codes.
 mod addr;
 mod app;
+mod app_state;
 mod attrs;
 mod getopt;
 mod nl;

@@ -3,8 +3,6 @@
 //! `events2`, `wait-connect`, `wait-sync`. Each is called once per reply message and once
 //! with `None` at the end of a reply.
 
-use std::collections::HashMap;
-
 use drbd_core::genl::{self, conn_str, disk_str, role_str, DrbdState, TopAttr};
 use drbd_core::meta::{
     MDF_CONNECTED_IND, MDF_CONSISTENT, MDF_CRASHED_PRIMARY, MDF_FULL_SYNC, MDF_PEER_OUT_DATED,
@@ -12,7 +10,7 @@ use drbd_core::meta::{
 };
 
 use crate::addr::sprint_address;
-use crate::app::App;
+use crate::app_state::{App, Known};
 use crate::attrs::{
     self, CfgContext, ConnectionInfo, ConnectionStatistics, DeviceInfo, DeviceStatistics,
     DiskPaths, Info, PeerDeviceInfo, PeerDeviceStatistics, ResourceInfo, ResourceStatistics,
@@ -23,29 +21,6 @@ use crate::table::{self, Field, GetSpec, Kind, Scmd};
 
 /// `MDF_AL_CLEAN`.
 const MDF_AL_CLEAN: u32 = 1 << 7;
-
-/// What drbdsetup keeps in function-local statics between calls.
-#[derive(Default)]
-pub struct ShowState {
-    /// `show`: indentation level, resource of the last message, number of calls.
-    indent: usize,
-    last_resource: String,
-    call_count: u32,
-    /// `events2`: objects seen so far, by key.
-    known: HashMap<String, Known>,
-    last_seq: Option<u32>,
-    keep_tv: bool,
-    tv: String,
-}
-
-/// The last info/statistics `events2` printed for an object.
-#[derive(Clone, Copy)]
-enum Known {
-    Resource(ResourceInfo, ResourceStatistics),
-    Device(DeviceInfo, DeviceStatistics),
-    Connection(ConnectionInfo, ConnectionStatistics),
-    PeerDevice(PeerDeviceInfo, PeerDeviceStatistics),
-}
 
 /// Calls the output routine of a query command.
 pub fn dispatch(
@@ -1142,7 +1117,7 @@ mod tests {
         );
     }
 
-    use crate::app::tests::test_app;
+    use crate::app_state::tests::test_app;
     use crate::nl::Msg;
     use drbd_core::genl::{NlaWriter, TopAttr, NLA_F_NESTED};
 

@@ -3,7 +3,8 @@
 
 use drbd_core::genl::{disk_str, role_str, Cmd};
 
-use crate::app::{generic_get, App, Exit};
+use crate::app::generic_get;
+use crate::app_state::{App, Exit};
 use crate::attrs::{
     CfgContext, ConnectionInfo, ConnectionStatistics, DeviceInfo, DeviceStatistics, Info,
     PeerDeviceInfo, PeerDeviceStatistics, ResourceInfo, ResourceStatistics,
