@@ -3,12 +3,12 @@
 
 use drbd_core::genl::{disk_str, role_str, Cmd};
 
-use crate::app::generic_get;
 use crate::app_state::{App, Exit};
 use crate::attrs::{
     CfgContext, ConnectionInfo, ConnectionStatistics, DeviceInfo, DeviceStatistics, Info,
     PeerDeviceInfo, PeerDeviceStatistics, ResourceInfo, ResourceStatistics,
 };
+use crate::exchange::generic_get;
 use crate::getopt::Parsed;
 use crate::out::{ColorMode, Colors, Out};
 use crate::scmd::{
