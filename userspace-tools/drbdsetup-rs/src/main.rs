@@ -5,6 +5,7 @@ mod addr;
 mod app;
 mod app_state;
 mod attrs;
+mod cmdline;
 mod exchange;
 mod getopt;
 mod nl;
