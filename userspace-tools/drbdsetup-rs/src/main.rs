@@ -6,6 +6,7 @@ mod app;
 mod app_state;
 mod attrs;
 mod cmdline;
+mod config_cmds;
 mod exchange;
 mod getopt;
 mod nl;
