@@ -12,6 +12,7 @@ mod getopt;
 mod nl;
 mod num;
 mod out;
+mod query_cmds;
 mod scmd;
 mod status;
 mod sys;
