@@ -15,6 +15,7 @@ mod out;
 mod query_cmds;
 mod scmd;
 mod status;
+mod status_items;
 mod sys;
 mod table;
 mod usage;

@@ -9,7 +9,7 @@ use crate::attrs::{
     PeerDeviceStatistics, ResourceInfo, ResourceStatistics,
 };
 use crate::out::{Colors, Out};
-use crate::scmd::{
+use crate::status_items::{
     conn_str9, print_connection_statistics, print_device_statistics, print_peer_device_statistics,
     print_resource_statistics, repl_str9, resync_susp_str, susp_str, Printer,
 };
