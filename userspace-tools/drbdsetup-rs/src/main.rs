@@ -14,6 +14,7 @@ mod num;
 mod out;
 mod query_cmds;
 mod scmd;
+mod show;
 mod status;
 mod status_items;
 mod sys;
