@@ -7,6 +7,7 @@ mod app_state;
 mod attrs;
 mod cmdline;
 mod config_cmds;
+mod events2;
 mod exchange;
 mod getopt;
 mod nl;

@@ -1,7 +1,9 @@
-//! The output routines of the query commands (drbdsetup's `*_scmd` functions): `role`,
-//! `cstate`, `dstate`, `sh-status`, `show-gi`/`get-gi`, `show`, `check-resize`, `events`,
-//! `events2`, `wait-connect`, `wait-sync`. Each is called once per reply message and once
-//! with `None` at the end of a reply.
+//! The output routines of the query commands (drbdsetup's `*_scmd` functions) and [`dispatch`],
+//! which calls the one a command's table entry names. Each is called once per reply message and
+//! once with `None` at the end of a reply. Here are `role`, `cstate`, `dstate`, `sh-status`,
+//! `show-gi`/`get-gi`, `check-resize`, `events` (8.4's broadcasts), `wait-connect` and
+//! `wait-sync`; `show` and `events2` have modules of their own. The tests drive all of them
+//! through `dispatch`, with kernel messages built here.
 
 use drbd_core::genl::{self, conn_str, disk_str, role_str, DrbdState, TopAttr};
 use drbd_core::meta::{
@@ -9,18 +11,11 @@ use drbd_core::meta::{
     MDF_PRIMARY_IND, MDF_WAS_UP_TO_DATE,
 };
 
-use crate::app_state::{App, Known};
-use crate::attrs::{
-    self, CfgContext, ConnectionInfo, ConnectionStatistics, DeviceInfo, DeviceStatistics,
-    DiskPaths, Info, PeerDeviceInfo, PeerDeviceStatistics, ResourceInfo, ResourceStatistics,
-    StateInfo,
-};
+use crate::app_state::App;
+use crate::attrs::{self, CfgContext, DiskPaths, Info, StateInfo};
+use crate::events2::print_notifications;
 use crate::out::Out;
 use crate::show::show_scmd;
-use crate::status_items::{
-    conn_str9, print_connection_statistics, print_device_statistics, print_peer_device_statistics,
-    print_resource_statistics, repl_str9, resync_susp_str, susp_str, Printer,
-};
 use crate::table::{GetSpec, Scmd};
 
 /// `MDF_AL_CLEAN`.
@@ -444,243 +439,6 @@ fn wait_scmd(app: &mut App, info: Option<&Info<'_>>, connect: bool) -> i32 {
     }
 }
 
-/// `event_key`.
-pub fn event_key(name: &str, minor: u32, ctx: &CfgContext) -> String {
-    let mut k = format!("{name} name:{}", ctx.resource_name);
-    if matches!(name, "connection" | "peer-device" | "helper") {
-        k.push_str(" peer-node-id:0");
-    }
-    if !ctx.peer_addr.is_empty() {
-        k.push_str(" conn-name:peer");
-    }
-    if ctx.volume != u32::MAX {
-        k.push_str(&format!(" volume:{}", ctx.volume));
-    }
-    if minor != u32::MAX {
-        k.push_str(&format!(" minor:{minor}"));
-    }
-    k
-}
-
-/// `print_notifications` (`drbdsetup events2`).
-fn print_notifications(app: &mut App, spec: GetSpec, info: Option<&Info<'_>>) -> i32 {
-    const ACTIONS: [&str; 6] = ["exists", "create", "change", "destroy", "call", "response"];
-    let Some(info) = info else {
-        app.show.keep_tv = false;
-        return 0;
-    };
-    let dh = info.hdr;
-    let ret = dh.ret_code();
-    if ret == genl::RetCode::MinorInvalid as i32 && spec.missing_ok {
-        return 0;
-    }
-    if ret != genl::RetCode::NoError as i32 {
-        return ret;
-    }
-    let Some(nh_type) = attrs::notification_type(&info.tla) else {
-        return 0;
-    };
-    let cmd = info.msg.genl_cmd();
-    let done = cmd == genl::Cmd::InitialStateDone as u8;
-    let finish = |app: &mut App| {
-        app.out.flush();
-        if app.opt_now && done {
-            -1
-        } else {
-            0
-        }
-    };
-    let action = nh_type & !genl::NOTIFY_CONTINUES;
-    if action as usize >= ACTIONS.len() {
-        return finish(app);
-    }
-    if app.opt_now && action != 0 {
-        return 0;
-    }
-    let mut ctx = CfgContext::default();
-    let object = match cmd {
-        34 => Some("resource"),
-        35 => Some("device"),
-        36 => Some("connection"),
-        37 => Some("peer-device"),
-        40 => Some("helper"),
-        _ => None,
-    };
-    if !done {
-        match CfgContext::from_tla(&info.tla) {
-            Some(c) => ctx = c,
-            None => return 0,
-        }
-        if object.is_none() {
-            return finish(app);
-        }
-    }
-    if action != 0 {
-        let seq = info.msg.seq;
-        if let Some(last) = app.show.last_seq {
-            let skipped = seq.wrapping_sub(last.wrapping_add(1)) as i32;
-            if skipped != 0 {
-                app.out.print(&format!("- skipped {skipped}\n"));
-            }
-        }
-        app.show.last_seq = Some(seq);
-    }
-    if app.opt_timestamps {
-        if !app.show.keep_tv {
-            app.show.tv = crate::sys::timestamp_now();
-        }
-        app.show.keep_tv = nh_type & genl::NOTIFY_CONTINUES != 0;
-        let tv = app.show.tv.clone();
-        app.out.print(&tv);
-    }
-    let key = (!done).then(|| event_key(object.unwrap_or(""), dh.minor, &ctx));
-    app.out.print(&format!(
-        "{} {}",
-        ACTIONS[action as usize],
-        key.as_deref().unwrap_or("-")
-    ));
-    let key = key.unwrap_or_default();
-    let destroy = action == 3;
-    let (verbose, statistics) = (app.opt_verbose, app.opt_statistics);
-    let tla = &info.tla;
-    let mut line = String::new();
-    {
-        let mut o = Out::new(80);
-        let mut p = Printer {
-            out: &mut o,
-            wrap: false,
-        };
-        match cmd {
-            34 if !destroy => 'c: {
-                let mut i = ResourceInfo::default();
-                if !i.fill(tla) {
-                    break 'c;
-                }
-                let mut s = ResourceStatistics::default();
-                let have = s.fill(tla);
-                let old = app.show.known.insert(key.clone(), Known::Resource(i, s));
-                let old = match old {
-                    Some(Known::Resource(oi, os)) => Some((oi, os)),
-                    _ => None,
-                };
-                if let (Some((_, os)), false) = (&old, have) {
-                    s = *os;
-                }
-                if old.is_none_or(|(oi, _)| oi.role != i.role) {
-                    p.p(0, &format!(" role:{}", role_str(i.role)));
-                }
-                if old.is_none_or(|(oi, _)| {
-                    oi.susp != i.susp || oi.susp_nod != i.susp_nod || oi.susp_fen != i.susp_fen
-                }) {
-                    p.p(0, &format!(" suspended:{}", susp_str(&i)));
-                }
-                if statistics && have {
-                    print_resource_statistics(&mut p, 0, old.as_ref().map(|(_, s)| s), &s);
-                }
-            }
-            35 if !destroy => 'c: {
-                let mut i = DeviceInfo::default();
-                if !i.fill(tla) {
-                    break 'c;
-                }
-                let mut s = DeviceStatistics::default();
-                let have = s.fill(tla);
-                let old = match app.show.known.insert(key.clone(), Known::Device(i, s)) {
-                    Some(Known::Device(oi, os)) => Some((oi, os)),
-                    _ => None,
-                };
-                if let (Some((_, os)), false) = (&old, have) {
-                    s = *os;
-                }
-                if old.is_none_or(|(oi, _)| oi.disk_state != i.disk_state) {
-                    p.p(0, &format!(" disk:{}", disk_str(i.disk_state)));
-                }
-                if statistics && have {
-                    print_device_statistics(
-                        &mut p,
-                        0,
-                        old.as_ref().map(|(_, s)| s),
-                        &s,
-                        verbose,
-                        statistics,
-                    );
-                }
-            }
-            36 if !destroy => 'c: {
-                let mut i = ConnectionInfo::default();
-                if !i.fill(tla) {
-                    break 'c;
-                }
-                let mut s = ConnectionStatistics::default();
-                let have = s.fill(tla);
-                let old = match app.show.known.insert(key.clone(), Known::Connection(i, s)) {
-                    Some(Known::Connection(oi, os)) => Some((oi, os)),
-                    _ => None,
-                };
-                if let (Some((_, os)), false) = (&old, have) {
-                    s = *os;
-                }
-                if old.is_none_or(|(oi, _)| oi.connection_state != i.connection_state) {
-                    p.p(0, &format!(" connection:{}", conn_str9(i.connection_state)));
-                }
-                if old.is_none_or(|(oi, _)| oi.role != i.role) {
-                    p.p(0, &format!(" role:{}", role_str(i.role)));
-                }
-                if statistics && have {
-                    print_connection_statistics(&mut p, 0, old.as_ref().map(|(_, s)| s), &s);
-                }
-            }
-            37 if !destroy => 'c: {
-                let mut i = PeerDeviceInfo::default();
-                if !i.fill(tla) {
-                    break 'c;
-                }
-                let mut s = PeerDeviceStatistics::default();
-                let have = s.fill(tla);
-                let old = match app.show.known.insert(key.clone(), Known::PeerDevice(i, s)) {
-                    Some(Known::PeerDevice(oi, os)) => Some((oi, os)),
-                    _ => None,
-                };
-                if let (Some((_, os)), false) = (&old, have) {
-                    s = *os;
-                }
-                if old.is_none_or(|(oi, _)| oi.repl_state != i.repl_state) {
-                    p.p(0, &format!(" replication:{}", repl_str9(i.repl_state)));
-                }
-                if old.is_none_or(|(oi, _)| oi.disk_state != i.disk_state) {
-                    p.p(0, &format!(" peer-disk:{}", disk_str(i.disk_state)));
-                }
-                if old.is_none_or(|(oi, _)| {
-                    oi.resync_susp_user != i.resync_susp_user
-                        || oi.resync_susp_peer != i.resync_susp_peer
-                        || oi.resync_susp_dependency != i.resync_susp_dependency
-                }) {
-                    p.p(0, &format!(" resync-suspended:{}", resync_susp_str(&i)));
-                }
-                if statistics && have {
-                    print_peer_device_statistics(&mut p, 0, &s, verbose);
-                }
-            }
-            34..=37 => {
-                app.show.known.remove(&key);
-            }
-            40 => {
-                if let Some((name, status)) = attrs::helper_info(tla) {
-                    p.p(0, &format!(" helper:{name}"));
-                    if action == 5 {
-                        p.p(0, &format!(" status:{status}"));
-                    }
-                }
-            }
-            _ => {}
-        }
-        line.push_str(&o.text());
-    }
-    app.out.print(&line);
-    app.out.print("\n");
-    finish(app)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -706,30 +464,11 @@ mod tests {
         assert_eq!(synced_permille(1 << 10, 0, 2 << 10), 667);
     }
 
-    #[test]
-    fn event_keys() {
-        let mut c = CfgContext {
-            volume: u32::MAX,
-            resource_name: "r0".into(),
-            ..Default::default()
-        };
-        assert_eq!(event_key("resource", u32::MAX, &c), "resource name:r0");
-        c.volume = 0;
-        assert_eq!(
-            event_key("device", 3, &c),
-            "device name:r0 volume:0 minor:3"
-        );
-        c.peer_addr = vec![2, 0];
-        assert_eq!(
-            event_key("peer-device", 3, &c),
-            "peer-device name:r0 peer-node-id:0 conn-name:peer volume:0 minor:3"
-        );
-    }
-
     use crate::app_state::tests::test_app;
-    use crate::attrs::Tla;
+    use crate::attrs::{ResourceInfo, Tla};
     use crate::nl::Msg;
     use crate::show::double_quote;
+    use crate::status_items::{conn_str9, repl_str9, susp_str};
     use drbd_core::genl::{NlaWriter, TopAttr, NLA_F_NESTED};
 
     /// A kernel message of the `drbd` family: genl header, drbd header, attributes.
