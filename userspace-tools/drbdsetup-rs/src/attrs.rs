@@ -2,7 +2,11 @@
 //! (`global_attrs`), the configuration context, and the status structs, each filled like the C
 //! `<struct>_from_attrs` would fill a pre-initialised struct.
 
-use drbd_core::genl::{self, FieldValue, NlaIter, ParseMode, StructDef, TopAttr, DRBD_NLA_MAX};
+use drbd_core::genl::{
+    self, DrbdGenlMsgHdr, FieldValue, NlaIter, ParseMode, StructDef, TopAttr, DRBD_NLA_MAX,
+};
+
+use crate::nl::Msg;
 
 /// The top-level attributes of one message, by number (`global_attrs`); the last of a type wins.
 #[derive(Clone, Debug, Default)]
@@ -31,6 +35,13 @@ impl<'a> Tla<'a> {
     pub fn get(&self, t: TopAttr) -> Option<&'a [u8]> {
         self.attrs.get(t as usize).copied().flatten()
     }
+}
+
+/// One message handed to an output routine (`struct genl_info`).
+pub struct Info<'a> {
+    pub msg: &'a Msg,
+    pub hdr: DrbdGenlMsgHdr,
+    pub tla: Tla<'a>,
 }
 
 /// The fields present in one struct's nest, after the kernel-side policy check

@@ -1,20 +1,18 @@
-//! `drbdsetup status`: lists resources, devices, connections and peer devices with four dumps
-//! and prints them in DRBD 9's status format, as drbdsetup-84 does.
+//! The output of `drbdsetup status`: a resource with its devices, connections and peer devices
+//! in DRBD 9's status format, as drbdsetup-84 prints it. The four dumps that collect them are
+//! `status_cmd`'s, in `query_cmds`.
 
-use drbd_core::genl::{disk_str, role_str, Cmd};
+use drbd_core::genl::{disk_str, role_str};
 
-use crate::app::{generic_get, App, Exit, GetSpec};
 use crate::attrs::{
     CfgContext, ConnectionInfo, ConnectionStatistics, DeviceInfo, DeviceStatistics, PeerDeviceInfo,
     PeerDeviceStatistics, ResourceInfo, ResourceStatistics,
 };
-use crate::getopt::Parsed;
-use crate::out::{ColorMode, Colors, Out};
-use crate::scmd::{
+use crate::out::{Colors, Out};
+use crate::status_items::{
     conn_str9, print_connection_statistics, print_device_statistics, print_peer_device_statistics,
     print_resource_statistics, repl_str9, resync_susp_str, susp_str, Printer,
 };
-use crate::table::CmdDef;
 
 /// One resource of the `DRBD_ADM_GET_RESOURCES` dump.
 #[derive(Clone, Debug)]
@@ -56,144 +54,6 @@ pub struct Opts {
     pub verbose: bool,
     pub statistics: bool,
     pub colors: Colors,
-}
-
-/// Runs one of the status dumps for `resource` (or all); the dump's messages go to `f`.
-fn list(
-    app: &mut App,
-    cmd: Cmd,
-    missing_ok: bool,
-    resource: Option<&str>,
-    f: &mut dyn FnMut(&crate::app::Info<'_>),
-) -> Result<bool, Exit> {
-    let old_obj = std::mem::replace(&mut app.objname, resource.unwrap_or("all").to_string());
-    let old_minor = std::mem::replace(&mut app.minor, u32::MAX);
-    let spec = GetSpec {
-        cmd,
-        missing_ok,
-        warn_on_missing: false,
-        continuous_poll: false,
-    };
-    let r = generic_get(app, spec, 120_000, &mut |_, info| {
-        if let Some(i) = info {
-            f(i);
-        }
-        0
-    });
-    app.objname = old_obj;
-    app.minor = old_minor;
-    Ok(r? == 0)
-}
-
-/// `status_cmd`.
-pub fn status_cmd(app: &mut App, cm: &CmdDef, parsed: &Parsed) -> Result<i32, Exit> {
-    for o in &parsed.opts {
-        match char::from_u32(o.val as u32).unwrap_or('?') {
-            'v' => app.opt_verbose = true,
-            's' => app.opt_statistics = true,
-            'c' => {
-                app.color = match o.arg.as_deref() {
-                    None | Some("always") => ColorMode::Always,
-                    Some("never") => ColorMode::Never,
-                    Some("auto") => ColorMode::Auto,
-                    Some(_) => return Err(app.usage_exit(Some("unknown --color argument"))),
-                }
-            }
-            // `-(` passes main's getopt (its option string is "("), not the command's own.
-            c => {
-                eprintln!("{}: invalid option -- '{c}'", cm.name);
-                return Ok(20);
-            }
-        }
-    }
-
-    let mut resources = Vec::new();
-    let ok = list(app, Cmd::GetResources, false, None, &mut |i| {
-        let c = CfgContext::from_tla(&i.tla).unwrap_or_default();
-        let mut r = Resource {
-            name: c.resource_name,
-            info: ResourceInfo::default(),
-            stats: ResourceStatistics::default(),
-        };
-        r.info.fill(&i.tla);
-        r.stats.fill(&i.tla);
-        resources.push(r);
-    })?;
-    if !ok {
-        resources.clear();
-    }
-    resources.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
-
-    let opts = Opts {
-        verbose: app.opt_verbose,
-        statistics: app.opt_statistics,
-        colors: Colors::new(app.color),
-    };
-    let mut found = false;
-    for r in &resources {
-        if app.objname != "all" && app.objname != r.name {
-            continue;
-        }
-        let mut devices = Vec::new();
-        let ok = list(app, Cmd::GetDevices, false, Some(&r.name), &mut |i| {
-            let ctx = CfgContext::from_tla(&i.tla).unwrap_or_default();
-            if ctx.volume != u32::MAX {
-                let mut d = Device {
-                    minor: i.hdr.minor,
-                    ctx,
-                    info: DeviceInfo::default(),
-                    stats: DeviceStatistics::default(),
-                };
-                d.info.fill(&i.tla);
-                d.stats.fill(&i.tla);
-                devices.push(d);
-            }
-        })?;
-        if !ok {
-            devices.clear();
-        }
-        let mut connections = Vec::new();
-        let ok = list(app, Cmd::GetConnections, true, Some(&r.name), &mut |i| {
-            let mut c = Connection {
-                ctx: CfgContext::from_tla(&i.tla).unwrap_or_default(),
-                info: ConnectionInfo::default(),
-                stats: ConnectionStatistics::default(),
-            };
-            c.info.fill(&i.tla);
-            c.stats.fill(&i.tla);
-            connections.push(c);
-        })?;
-        if !ok {
-            connections.clear();
-        }
-        let mut peer_devices = Vec::new();
-        if !devices.is_empty() && !connections.is_empty() {
-            let ok = list(app, Cmd::GetPeerDevices, false, Some(&r.name), &mut |i| {
-                let mut p = PeerDevice {
-                    ctx: CfgContext::from_tla(&i.tla).unwrap_or_default(),
-                    info: PeerDeviceInfo::default(),
-                    stats: PeerDeviceStatistics::default(),
-                    device: None,
-                };
-                p.info.fill(&i.tla);
-                p.stats.fill(&i.tla);
-                peer_devices.push(p);
-            })?;
-            if !ok {
-                peer_devices.clear();
-            }
-        }
-        for p in peer_devices.iter_mut() {
-            p.device = devices.iter().position(|d| d.ctx.volume == p.ctx.volume);
-        }
-        print_resource(&mut app.out, opts, r, &devices, &connections, &peer_devices);
-        found = true;
-    }
-    if !found && app.objname != "all" {
-        eprintln!("{}: No such resource", app.objname);
-        return Ok(10);
-    }
-    Ok(0)
 }
 
 /// The status of one resource: the resource line, its devices, its connections.

@@ -634,6 +634,15 @@ pub fn find_cmd(name: &str) -> Option<&'static CmdDef> {
     COMMANDS.iter().find(|c| c.name == name)
 }
 
+/// What a query needs to know of its command (a `struct drbd_cmd` subset).
+#[derive(Clone, Copy)]
+pub struct GetSpec {
+    pub cmd: Cmd,
+    pub missing_ok: bool,
+    pub warn_on_missing: bool,
+    pub continuous_poll: bool,
+}
+
 /// What an entry of [`CmdDef::long_options`] stands for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OptTarget {
