@@ -59,6 +59,14 @@ unsafe impl Send for BdevFile {}
 // SAFETY: as for `Send`.
 unsafe impl Sync for BdevFile {}
 
+// SAFETY: `bdev` is the block device of the open file (type invariant), held open until the
+// `BdevFile` is dropped.
+unsafe impl super::disk::BackingQueue for BdevFile {
+    fn block_device(&self) -> *mut bindings::block_device {
+        self.bdev()
+    }
+}
+
 impl BdevFile {
     /// Opens the block device at `path` read-write, claimed by `holder` (an identity, never
     /// dereferenced: the same holder may claim the same device twice, anyone else gets

@@ -31,7 +31,6 @@ use kernel::{
     types::Opaque,
 };
 
-use super::bdev::BdevFile;
 
 /// DRBD's block major (`DRBD_MAJOR`), which drbd-utils and udev rules expect.
 pub(crate) const DRBD_MAJOR: u32 = 147;
@@ -750,11 +749,22 @@ impl<T: DiskOps> Deferred<T> {
 // The gendisk
 // ---------------------------------------------------------------------------------------------
 
+/// A backing device whose queue limits a gendisk can stack on (implemented by
+/// [`super::bdev::BdevFile`]), so this file need not know how backing devices are opened.
+///
+/// # Safety
+///
+/// `block_device` returns a live block device, held open for as long as `self` lives.
+pub(crate) unsafe trait BackingQueue {
+    /// The `struct block_device`.
+    fn block_device(&self) -> *mut bindings::block_device;
+}
+
 /// The queue limits the driver wants (`drbd_reconsider_queue_parameters`).
 pub(crate) struct QueueParams<'a> {
     /// Stack on this backing device's limits (block sizes, alignment, segment limits,
     /// features), or use the diskless defaults.
-    pub(crate) lower: Option<&'a BdevFile>,
+    pub(crate) lower: Option<&'a dyn BackingQueue>,
     /// Largest request in sectors.
     pub(crate) max_hw_sectors: u32,
     /// Most segments per request.
@@ -926,10 +936,11 @@ impl<T: DiskOps> Disk<T> {
             lim.max_hw_discard_sectors = 0;
         }
         if let Some(lower) = p.lower {
-            // SAFETY: `lower` holds the backing device open, so its queue and limits are live;
+            // SAFETY: by `BackingQueue`'s contract `lower`'s block device is held open while it
+            // is borrowed, so its queue and limits are live;
             // `blk_stack_limits` only reads the bottom limits.
             unsafe {
-                let b = &raw mut (*(*lower.bdev()).bd_queue).limits;
+                let b = &raw mut (*(*lower.block_device()).bd_queue).limits;
                 bindings::blk_stack_limits(&mut lim, b, 0);
             }
             lim.features |= BLK_FEAT_STABLE_WRITES;
