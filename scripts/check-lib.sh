@@ -41,6 +41,19 @@ check_cargo_test() {
     grep -q '^test result:' "$build/logs/cargo-test.log" || { stamp "cargo test did not run"; failed=$((failed + 1)); }
 }
 
+# The driver's structure: its units import one way (the one knot left is allowed, no other and
+# no wider one), and no driver file is over the line limit (drbd_rs/README.md).
+check_layers() {
+    stamp "layers"
+    if python3 "$here/layers.py" --allow connection,device,request "$top/drbd_rs" > "$build/logs/layers.log"; then
+        passed=$((passed + 1))
+    else
+        cat "$build/logs/layers.log"
+        failed=$((failed + 1))
+    fi
+    grep '^import circle\|^too long' "$build/logs/layers.log"
+}
+
 # The packet decoders take bytes from a possibly hostile peer: a million mutated packets and
 # header+payload streams must decode or be rejected without a panic.
 check_fuzzer() {

@@ -15,6 +15,7 @@ CHECK_NAME=check-quick
 . "$(cd "$(dirname "$0")" && pwd)/check-lib.sh"
 prepare_all
 check_cargo_test
+check_layers
 check_kunit
 scenarios=(
     "replicate-loopback tool=drbdsetup-84 module=drbd_rs"

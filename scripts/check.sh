@@ -13,6 +13,7 @@ CHECK_NAME=check
 . "$(cd "$(dirname "$0")" && pwd)/check-lib.sh"
 prepare_all
 check_cargo_test
+check_layers
 check_fuzzer
 check_kunit
 
