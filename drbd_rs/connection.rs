@@ -12,7 +12,8 @@
 //! - the ack receiver (`drbd_a_<name>`, [`crate::ack`]): reads the meta socket and keeps the
 //!   peer alive with `P_PING`;
 //! - application writes are sent by the submitting thread itself (blk-mq `queue_rq` may sleep
-//!   here), serialised on the data socket by [`Session::data_tx`].
+//!   here), serialised on the data socket by [`Session::data_tx`]; the `P_BARRIER` closing an
+//!   epoch goes out before the next write, or from [`Connection::barrier_work`] if none comes.
 //!
 //! A session fails ([`Session::fail`]) on the first error anywhere: both sockets are shut down,
 //! which wakes every thread blocked on them; the receiver then reaps the ack receiver, fails
@@ -24,6 +25,7 @@ use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use kernel::{
     prelude::*,
     sync::{new_condvar, new_mutex, new_spinlock, Arc, CondVar, Mutex, SpinLock},
+    workqueue::{impl_has_work, new_work, Work},
 };
 
 use crate::device::Device;
@@ -280,6 +282,17 @@ pub(crate) struct Connection {
     /// that it is collected; it holds a reference to the connection until it returns.
     #[pin]
     fencer: Mutex<Option<KThread>>,
+    /// The transfer log's current epoch (C's `current_tle_nr`): new writes join it. A write of
+    /// it that completes moves it on ([`Connection::write_completing`]); the sender then
+    /// sends the `P_BARRIER` that ends the old one (`crate::request`).
+    pub(crate) tl_epoch: AtomicU32,
+    /// Sends that `P_BARRIER` when no write comes to send it first.
+    #[pin]
+    pub(crate) barrier_work: Work<Connection>,
+}
+
+impl_has_work! {
+    impl HasWork<Self> for Connection { self.barrier_work }
 }
 
 /// A log rate limit in the manner of the kernel's `___ratelimit`: at most [`LogLimit::BURST`]
@@ -433,6 +446,8 @@ impl Connection {
                 connect_cnt: AtomicU32::new(0),
                 fence_held <- new_mutex!(KVec::new()),
                 fencer <- new_mutex!(None),
+                tl_epoch: AtomicU32::new(0),
+                barrier_work <- new_work!("Connection::barrier_work"),
             }),
             GFP_KERNEL,
         )?;

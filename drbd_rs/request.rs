@@ -9,14 +9,26 @@
 //! holds one until it completes, the transfer log holds one until the peer's ack. Nothing waits
 //! for anything; whoever drops last completes the request, in whatever context.
 //!
+//! Epochs are closed as the C module closes them (`start_new_tl_epoch`): when a write of the
+//! current epoch completes, before the upper layer hears of it, so that a write issued after
+//! that completion is in a later epoch, behind a `P_BARRIER`, and the peer cannot write the two
+//! in the other order; also on a flush and at `max-epoch-size`. Writes issued while none of
+//! the epoch's writes completed yet share it (at depth 32, dozens of writes behind one
+//! barrier and one flush on the peer). The barrier goes out before the next write of the new
+//! epoch, or from [`Connection::barrier_work`] when no write comes.
+//!
 //! The transfer log ([`Tl`]) also records, per epoch, which blocks were written, until the
 //! peer's `P_BARRIER_ACK` says the epoch is on its disk. If the session fails first, every
 //! block of an unacknowledged epoch, and every write still waiting for its ack, is marked out
 //! of sync, so the next resync carries it: no acknowledged write can be missing on the peer
 //! without its bit set here.
 
-use core::sync::atomic::{AtomicBool, Ordering};
-use kernel::{prelude::*, sync::Arc};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use kernel::{
+    prelude::*,
+    sync::Arc,
+    workqueue::{self, WorkItem},
+};
 
 use crate::connection::{conn_err, Connection, Failure, Session};
 use crate::drbd_core::packets::{
@@ -50,7 +62,12 @@ pub(crate) struct Req {
     /// The resolver answered `P_RETRY_WRITE`: when the request goes, the blk-mq request is
     /// not ended but written and sent again as a new write.
     postponed: AtomicBool,
+    /// The transfer-log epoch it was sent in ([`NOT_SENT`] until then).
+    epoch: AtomicU64,
 }
+
+/// [`Req::epoch`] of a request not sent (yet).
+const NOT_SENT: u64 = u64::MAX;
 
 impl Req {
     /// Wraps a request of `dev`.
@@ -78,6 +95,7 @@ impl Req {
                 al,
                 ws_id,
                 postponed: AtomicBool::new(false),
+                epoch: AtomicU64::new(NOT_SENT),
             },
             GFP_NOIO_FLAGS,
         )?;
@@ -143,6 +161,11 @@ impl OwnsRequest for Req {
 
 impl Drop for Req {
     fn drop(&mut self) {
+        // Before the upper layer hears of it (even a postponed write: an extra epoch boundary
+        // is always safe).
+        if let Ok(epoch) = u32::try_from(self.epoch.load(Ordering::Acquire)) {
+            self.conn.write_completing(epoch);
+        }
         let dev = self.conn.device(self.vnr).cloned();
         // A postponed write is not done: the same blk-mq request goes through the write path
         // again (`drbd_restart_request`), as a new write with a new block id and sequence
@@ -333,17 +356,52 @@ pub(crate) enum BadBarrierAck {
     Writes(u32),
 }
 
+impl Connection {
+    /// A write sent in transfer-log epoch `epoch` completes: if that is still the current
+    /// epoch, the next write starts a new one (`drbd_req_complete`'s `start_new_tl_epoch`).
+    /// May be called in interrupt context.
+    pub(crate) fn write_completing(self: &Arc<Self>, epoch: u32) {
+        if self
+            .tl_epoch
+            .compare_exchange(epoch, epoch.wrapping_add(1), Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            // Already queued: that run sends this barrier too.
+            let _ = workqueue::system_long().enqueue(self.clone());
+        }
+    }
+}
+
+/// Sends the barrier of an epoch closed while no write followed it (the C sender's
+/// `wait_for_work` does when it finds nothing else to send).
+impl WorkItem for Connection {
+    type Pointer = Arc<Connection>;
+
+    fn run(this: Arc<Connection>) {
+        if let Some(s) = this.session() {
+            let mut tx = s.data_tx.lock();
+            let _ = s.send_barrier_locked(&mut tx);
+        }
+    }
+}
+
 /// The session's send-side epoch bookkeeping for one write or barrier.
 impl Session {
-    /// Sends `P_BARRIER` for the open epoch if it has writes, and starts the next one.
-    pub(crate) fn close_epoch_locked(&self, tx: &mut crate::connection::DataTx) -> Result {
-        if tx.epoch_writes == 0 {
+    /// Sends `P_BARRIER` for the epoch the sender filled if the transfer log has moved on to
+    /// a newer one (`maybe_send_barrier`); the sender then fills that one.
+    pub(crate) fn send_barrier_locked(&self, tx: &mut crate::connection::DataTx) -> Result {
+        let current = self.conn.tl_epoch.load(Ordering::Acquire);
+        if current == tx.epoch {
             return Ok(());
         }
         let nr = tx.epoch;
-        self.tl.lock().close(nr);
-        tx.epoch = tx.epoch.wrapping_add(1);
+        let writes = tx.epoch_writes;
+        tx.epoch = current;
         tx.epoch_writes = 0;
+        if writes == 0 {
+            return Ok(());
+        }
+        self.tl.lock().close(nr);
         self.send_locked(
             tx,
             0,
@@ -351,7 +409,21 @@ impl Session {
         )
     }
 
-    /// Closes the open epoch (an application flush: the peer flushes at the barrier).
+    /// Closes the epoch being filled, if it has writes, and sends its `P_BARRIER`.
+    fn close_epoch_locked(&self, tx: &mut crate::connection::DataTx) -> Result {
+        if tx.epoch_writes != 0 {
+            // A completion may have moved it on already: then that is the new epoch.
+            let _ = self.conn.tl_epoch.compare_exchange(
+                tx.epoch,
+                tx.epoch.wrapping_add(1),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            );
+        }
+        self.send_barrier_locked(tx)
+    }
+
+    /// Closes the epoch being filled (an application flush: the peer flushes at the barrier).
     pub(crate) fn close_epoch(&self) -> Result {
         let mut tx = self.data_tx.lock();
         self.close_epoch_locked(&mut tx)
@@ -361,16 +433,14 @@ impl Session {
     /// been submitted; `req` keeps the request open until the peer's ack (protocols B, C).
     /// On failure the caller marks the blocks out of sync.
     pub(crate) fn send_write(&self, vnr: u16, req: &Arc<Req>, protocol: u32) -> Result {
-        self.senders.fetch_add(1, Ordering::AcqRel);
-        self.send_write_counted(vnr, req, protocol)
-    }
-
-    fn send_write_counted(&self, vnr: u16, req: &Arc<Req>, protocol: u32) -> Result {
         let mut tx = self.data_tx.lock();
-        let r = (|| -> Result {
+        (|| -> Result {
             if self.is_failed() {
                 return Err(ECONNABORTED);
             }
+            // The epoch this write joins: the transfer log's current one, after the barrier
+            // of the one filled before if that was closed.
+            self.send_barrier_locked(&mut tx)?;
             let max_epoch = self.conn.settings.lock().max_epoch_size;
             if tx.epoch_writes >= max_epoch {
                 self.close_epoch_locked(&mut tx)?;
@@ -395,6 +465,7 @@ impl Session {
                 };
             }
             let id = self.tl.lock().record(tx.epoch, vnr, req, wants_ack)?;
+            req.epoch.store(u64::from(tx.epoch), Ordering::Release);
             let dh = DataHeader {
                 sector: req.sector,
                 block_id: id,
@@ -426,12 +497,7 @@ impl Session {
             }
             tx.epoch_writes += 1;
             Ok(())
-        })();
-        // The last sender of a burst closes the epoch (the C sender does when it goes idle).
-        if self.senders.fetch_sub(1, Ordering::AcqRel) == 1 && r.is_ok() {
-            let _ = self.close_epoch_locked(&mut tx);
-        }
-        r
+        })()
     }
 
     /// Asks the peer for the data of a read (`P_DATA_REQUEST`); `req` waits in the transfer

@@ -301,6 +301,9 @@ impl Connection {
             self.authenticate(&data, &st, ag.protocol)?;
         }
 
+        // The transfer log's epochs of this session start at a random number.
+        let first_epoch = (sys::random_u64() as u32) | 1;
+        self.tl_epoch.store(first_epoch, Ordering::Release);
         let session = Arc::pin_init(
             try_pin_init!(Session {
                 conn: self.clone(),
@@ -309,7 +312,7 @@ impl Connection {
                 agreed: ag.protocol,
                 features: ag.features,
                 resolve_conflicts: resolve,
-                data_tx <- new_mutex!(DataTx { epoch: (sys::random_u64() as u32) | 1, epoch_writes: 0 }),
+                data_tx <- new_mutex!(DataTx { epoch: first_epoch, epoch_writes: 0 }),
                 meta_tx <- new_mutex!(()),
                 failed: AtomicBool::new(false),
                 failure: AtomicU32::new(0),
@@ -318,7 +321,6 @@ impl Connection {
                 st_reply <- new_mutex!(None),
                 st_reply_cv <- new_condvar!(),
                 tl <- new_mutex!(crate::request::Tl::default()),
-                senders: AtomicU32::new(0),
                 protocol: st.protocol,
                 rx <- new_mutex!(rx_epoch::RxEpoch::default()),
                 rx_cv <- new_condvar!(),

@@ -45,8 +45,6 @@ pub(crate) struct Session {
     /// Writes waiting for acks, epochs waiting for barrier acks.
     #[pin]
     pub(crate) tl: Mutex<crate::request::Tl>,
-    /// Threads sending a write now (the last one closes the epoch).
-    pub(crate) senders: AtomicU32,
     /// The replication protocol of this session (1 = A, 2 = B, 3 = C).
     pub(crate) protocol: u32,
     /// Peer writes in flight and writes in the current receive epoch.
