@@ -99,22 +99,22 @@ impl kernel::Module for DrbdRs {
     fn init(module: &'static ThisModule) -> Result<Self> {
         let side_by_side = module_parameters::side_by_side.value();
         resource::init_registry();
-        sys::umh::init_queue()?;
+        sys::workqueue::init_queues()?;
         // Side by side with the C drbd (which owns major 147): a dynamic major.
         let major = if side_by_side {
             sys::disk::BlockMajor::register(0, c"drbd_rs")
         } else {
             sys::disk::BlockMajor::register(sys::disk::DRBD_MAJOR, c"drbd")
         };
-        let major = major.inspect_err(|_| sys::umh::destroy_queue())?;
-        control::nl::register(module, side_by_side).inspect_err(|_| sys::umh::destroy_queue())?;
+        let major = major.inspect_err(|_| sys::workqueue::destroy_queues())?;
+        control::nl::register(module, side_by_side).inspect_err(|_| sys::workqueue::destroy_queues())?;
         let proc = match control::proc_drbd::create(side_by_side) {
             Ok(p) => p,
             Err(e) => {
                 // Requests may already have created resources and disks: drop them too.
                 control::nl::unregister();
                 control::nl::teardown();
-                sys::umh::destroy_queue();
+                sys::workqueue::destroy_queues();
                 return Err(e);
             }
         };
@@ -137,8 +137,8 @@ impl Drop for DrbdRs {
         // No more requests, then no more objects; `/proc/drbd` and the major go after this.
         control::nl::unregister();
         control::nl::teardown();
-        // Helpers still queued run to their end first.
-        sys::umh::destroy_queue();
+        // Work still queued (I/O completions, helpers) runs to its end first.
+        sys::workqueue::destroy_queues();
         pr_info!("module cleanup done.\n");
     }
 }

@@ -326,7 +326,7 @@ fn queue(minor: u32, resource: KVec<u8>, peer: Option<SockAddr>, cmd: Cmd) {
         GFP_KERNEL,
     );
     let queued = match w {
-        Ok(w) => umh::enqueue(w).is_ok(),
+        Ok(w) => crate::sys::workqueue::helper_queue().enqueue(w).is_ok(),
         Err(_) => false,
     };
     if !queued {

@@ -27,7 +27,7 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use kernel::{
     prelude::*,
     sync::Arc,
-    workqueue::{self, WorkItem},
+    workqueue::WorkItem,
 };
 
 use crate::connection::{conn_err, Connection, Failure, Session};
@@ -367,7 +367,7 @@ impl Connection {
             .is_ok()
         {
             // Already queued: that run sends this barrier too.
-            let _ = workqueue::system_long().enqueue(self.clone());
+            let _ = crate::sys::workqueue::io_queue().enqueue(self.clone());
         }
     }
 }

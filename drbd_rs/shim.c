@@ -26,7 +26,7 @@ struct proc_dir_entry *drbd_rs_proc_create_single(const char *name,
 		int (*show)(struct seq_file *, void *));
 void drbd_rs_proc_remove(struct proc_dir_entry *pde);
 void drbd_rs_usermode_helper_path(char *buf, size_t len);
-struct workqueue_struct *drbd_rs_alloc_helper_wq(void);
+struct workqueue_struct *drbd_rs_alloc_wq(const char *name, unsigned int flags);
 
 /* ---- generic netlink (drbd_rs/sys/genl.rs) ---- */
 
@@ -114,8 +114,8 @@ void drbd_rs_usermode_helper_path(char *buf, size_t len)
 	kernel_param_unlock(THIS_MODULE);
 }
 
-/* alloc_workqueue() (a macro): the queue of helpers nobody waits for, unbound. */
-struct workqueue_struct *drbd_rs_alloc_helper_wq(void)
+/* alloc_workqueue() (a macro): one of the module's own queues (drbd_rs/sys/workqueue.rs). */
+struct workqueue_struct *drbd_rs_alloc_wq(const char *name, unsigned int flags)
 {
-	return alloc_workqueue("drbd_rs_helper", WQ_UNBOUND, 0);
+	return alloc_workqueue("%s", flags, 0, name);
 }

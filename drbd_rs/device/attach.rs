@@ -463,7 +463,7 @@ impl Device {
         );
         match work {
             Ok(w) => {
-                let _ = workqueue::system_long().enqueue(w);
+                let _ = crate::sys::workqueue::io_queue().enqueue(w);
             }
             // `pin_init!` consumed the `Ldev`, and dropping it waited for its I/O: finish
             // here (the superblock cannot be written back any more; it stays marked in use,

@@ -50,7 +50,7 @@ impl IoErrors {
     pub(super) fn raise(this: &Arc<IoErrors>, bits: u32) {
         this.pending.fetch_or(bits, Ordering::AcqRel);
         // Already queued: it handles these bits too.
-        let _ = workqueue::system_long().enqueue(this.clone());
+        let _ = crate::sys::workqueue::io_queue().enqueue(this.clone());
     }
 
     pub(super) fn may_log(&self) -> bool {

@@ -379,7 +379,7 @@ impl DeviceIo {
         let me = self.me.lock().clone();
         if let Some(me) = me {
             // Already queued: the queued run takes these too.
-            let _ = workqueue::system_long().enqueue(me);
+            let _ = crate::sys::workqueue::io_queue().enqueue(me);
         }
     }
 }

@@ -23,7 +23,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::{
     prelude::*,
     sync::{new_mutex, new_spinlock, new_spinlock_irq, Arc, Mutex, SpinLock, SpinLockIrq},
-    workqueue::{self, impl_has_work, new_work, Work, WorkItem},
+    workqueue::{impl_has_work, new_work, Work, WorkItem},
 };
 
 use crate::drbd_core::{
@@ -137,7 +137,7 @@ impl Drop for AlRef {
             core::mem::take(&mut st.waiting_for_slot)
         };
         if kick {
-            let _ = workqueue::system_long().enqueue(self.al.clone());
+            let _ = crate::sys::workqueue::io_queue().enqueue(self.al.clone());
         }
     }
 }
@@ -216,7 +216,7 @@ impl ActivityLog {
         match st.pending.push_within_capacity(rq) {
             Ok(()) => {
                 drop(st);
-                let _ = workqueue::system_long().enqueue(self.clone());
+                let _ = crate::sys::workqueue::io_queue().enqueue(self.clone());
                 Begin::Queued
             }
             // More requests than the tag set has: cannot happen; go on unprotected (the

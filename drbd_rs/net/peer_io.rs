@@ -14,7 +14,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::{
     prelude::*,
     sync::Arc,
-    workqueue::{self, impl_has_work, new_work, Work, WorkItem},
+    workqueue::{impl_has_work, new_work, Work, WorkItem},
 };
 
 use crate::connection::Session;
@@ -98,7 +98,7 @@ impl LocalIo for PeerWrite {
             this.failed.store(true, Ordering::Relaxed);
         }
         // The ack is sent from process context.
-        let _ = workqueue::system_long().enqueue(this);
+        let _ = crate::sys::workqueue::io_queue().enqueue(this);
     }
 }
 
@@ -220,7 +220,7 @@ impl LocalIo for PeerDiscard {
         if status != BlkStatus::OK && (this.zeroes || status != BlkStatus::NOTSUPP) {
             this.failed.store(true, Ordering::Relaxed);
         }
-        let _ = workqueue::system_long().enqueue(this);
+        let _ = crate::sys::workqueue::io_queue().enqueue(this);
     }
 }
 
@@ -307,7 +307,7 @@ impl LocalIo for PeerRead {
         if status != BlkStatus::OK {
             this.failed.store(true, Ordering::Relaxed);
         }
-        let _ = workqueue::system_long().enqueue(this);
+        let _ = crate::sys::workqueue::io_queue().enqueue(this);
     }
 }
 

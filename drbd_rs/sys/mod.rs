@@ -14,6 +14,8 @@
 //! - [`thread`]: kernel threads running closures, stopped with `kthread_stop`.
 //! - [`crypto`]: synchronous hashes (`crypto_shash`) for peer authentication and checksums.
 //! - [`umh`]: the `usermode_helper` module parameter and `call_usermodehelper`.
+//! - [`workqueue`]: the module's own workqueues (the I/O path's, with `WQ_MEM_RECLAIM`, and
+//!   the helpers'), drained at module exit.
 //! - [`hook`]: `static` slots through which lower layers call interfaces registered above them.
 //!
 //! Constants that are C macros (bindgen cannot see through `(__force blk_status_t)10` and the
@@ -36,6 +38,7 @@ pub(crate) mod procfs;
 #[allow(dead_code)]
 pub(crate) mod thread;
 pub(crate) mod umh;
+pub(crate) mod workqueue;
 
 use kernel::bindings;
 

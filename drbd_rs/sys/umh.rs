@@ -2,21 +2,17 @@
 
 //! User-mode helpers: the `usermode_helper` module parameter (defined in `shim.c` as the C
 //! module defines it: 80 bytes, default `/sbin/drbdadm`, writable through sysfs), running a
-//! program from the kernel with `call_usermodehelper`, waiting until it exits, and the
-//! module's own workqueue for helpers nobody waits for (drained at module exit, so no work
-//! item outlives the module's code).
+//! program from the kernel with `call_usermodehelper` and waiting until it exits. Helpers
+//! nobody waits for run on [`super::workqueue::helper_queue`].
 
 use core::{
     ffi::CStr,
     ptr,
-    sync::atomic::{AtomicPtr, AtomicUsize, Ordering},
 };
 
 use kernel::{
     bindings,
     ffi::{c_char, c_int},
-    prelude::*,
-    workqueue::{Queue, RawWorkItem},
 };
 
 /// Size of the parameter, including its NUL (the C module's `drbd_usermode_helper[80]`).
@@ -90,75 +86,8 @@ pub(crate) fn call(path: &CStr, argv: &[&CStr], envp: &[&CStr]) -> i32 {
     }
 }
 
-/// The helper workqueue (null before [`init_queue`] and after [`destroy_queue`]).
-///
-/// # Invariants
-///
-/// While non-null it points at a workqueue from `drbd_rs_alloc_helper_wq` that
-/// [`destroy_queue`] has not destroyed yet; `destroy_queue` nulls it first and destroys the
-/// queue only once [`QUEUE_USERS`] is zero, so a user that counted itself in and then saw it
-/// non-null may use it until it counts itself out.
-static QUEUE: AtomicPtr<bindings::workqueue_struct> = AtomicPtr::new(ptr::null_mut());
-/// Callers of [`enqueue`] between reading [`QUEUE`] and being done with it.
-static QUEUE_USERS: AtomicUsize = AtomicUsize::new(0);
-
-/// Creates the helper workqueue (module init).
-pub(crate) fn init_queue() -> Result {
-    // SAFETY: no preconditions; process context.
-    let wq = unsafe { shim::drbd_rs_alloc_helper_wq() };
-    if wq.is_null() {
-        return Err(ENOMEM);
-    }
-    if let Err(wq) =
-        QUEUE.compare_exchange(ptr::null_mut(), wq, Ordering::SeqCst, Ordering::SeqCst)
-    {
-        // Already created: keep the first.
-        // SAFETY: `wq` is the queue just allocated, used by nobody.
-        unsafe { bindings::destroy_workqueue(wq) };
-    }
-    Ok(())
-}
-
-/// Waits for every queued work item and destroys the helper workqueue (module exit). Later
-/// [`enqueue`] calls find no queue.
-pub(crate) fn destroy_queue() {
-    let wq = QUEUE.swap(ptr::null_mut(), Ordering::SeqCst);
-    if wq.is_null() {
-        return;
-    }
-    // Callers that saw the queue are about to enqueue on it: let them.
-    while QUEUE_USERS.load(Ordering::SeqCst) != 0 {
-        super::thread::sleep_ms(1);
-    }
-    // SAFETY: by `QUEUE`'s invariant nobody uses `wq` any more; `destroy_workqueue` drains it
-    // (runs every queued item to its end) before freeing it.
-    unsafe { bindings::destroy_workqueue(wq) };
-}
-
-/// Queues `w` on the helper workqueue. Gives `w` back if there is no queue (before init,
-/// after exit) or it is queued already.
-pub(crate) fn enqueue<W>(w: W) -> core::result::Result<(), W>
-where
-    W: RawWorkItem<0, EnqueueOutput = core::result::Result<(), W>> + Send + 'static,
-{
-    QUEUE_USERS.fetch_add(1, Ordering::SeqCst);
-    let wq = QUEUE.load(Ordering::SeqCst);
-    let r = if wq.is_null() {
-        Err(w)
-    } else {
-        // SAFETY: counted in `QUEUE_USERS` before reading a non-null `QUEUE`, so by its
-        // invariant the queue stays valid until we count ourselves out below.
-        let q = unsafe { Queue::from_raw(wq) };
-        q.enqueue(w)
-    };
-    QUEUE_USERS.fetch_sub(1, Ordering::SeqCst);
-    r
-}
-
 mod shim {
     extern "C" {
-        /// `alloc_workqueue("drbd_rs_helper", WQ_UNBOUND, 0)`; null on failure.
-        pub(super) fn drbd_rs_alloc_helper_wq() -> *mut kernel::bindings::workqueue_struct;
         /// Copies the `usermode_helper` parameter to `buf` (`len` bytes, NUL-terminated).
         pub(super) fn drbd_rs_usermode_helper_path(buf: *mut kernel::ffi::c_char, len: usize);
     }
