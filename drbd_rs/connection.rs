@@ -200,6 +200,8 @@ pub(crate) enum Failure {
     Disconnect,
     /// The configurations are incompatible: give up (StandAlone), as the C module does.
     Incompatible,
+    /// The peer left a write unanswered for longer than `ko-count` x `timeout`.
+    Timeout,
 }
 
 impl Failure {
@@ -210,6 +212,7 @@ impl Failure {
             Failure::ProtocolError => ConnState::ProtocolError,
             Failure::TearDown => ConnState::TearDown,
             Failure::Disconnect | Failure::Incompatible => ConnState::Disconnecting,
+            Failure::Timeout => ConnState::Timeout,
         }
     }
 

@@ -30,7 +30,7 @@ use kernel::{
     workqueue::WorkItem,
 };
 
-use crate::connection::{conn_err, Connection, Failure, Session};
+use crate::connection::{conn_err, conn_warn, Connection, Failure, Session};
 use crate::drbd_core::packets::{
     DataHeader, Packet, Trim, DP_DISCARD, DP_FLUSH, DP_FUA, DP_RW_SYNC, DP_SEND_RECEIVE_ACK,
     DP_SEND_WRITE_ACK,
@@ -64,6 +64,8 @@ pub(crate) struct Req {
     postponed: AtomicBool,
     /// The transfer-log epoch it was sent in ([`NOT_SENT`] until then).
     epoch: AtomicU64,
+    /// When it was sent (`jiffies_ms`), for `ko-count`.
+    sent_ms: AtomicU64,
 }
 
 /// [`Req::epoch`] of a request not sent (yet).
@@ -96,6 +98,7 @@ impl Req {
                 ws_id,
                 postponed: AtomicBool::new(false),
                 epoch: AtomicU64::new(NOT_SENT),
+                sent_ms: AtomicU64::new(0),
             },
             GFP_NOIO_FLAGS,
         )?;
@@ -203,6 +206,8 @@ impl Drop for Req {
 struct EpochRec {
     nr: u32,
     closed: bool,
+    /// When its `P_BARRIER` was sent (`jiffies_ms`), once `closed`.
+    closed_ms: u64,
     writes: u32,
     /// A write of this epoch was superseded or postponed by the peer (it no longer counts in
     /// `writes`). The C resolver never acknowledges such an epoch: see [`Tl::barrier_ack`].
@@ -241,6 +246,7 @@ impl Tl {
                 EpochRec {
                     nr,
                     closed: false,
+                    closed_ms: 0,
                     writes: 0,
                     conflicted: false,
                     blocks: KVec::new(),
@@ -286,7 +292,25 @@ impl Tl {
     fn close(&mut self, nr: u32) {
         if let Some(e) = self.epochs.iter_mut().find(|e| e.nr == nr) {
             e.closed = true;
+            e.closed_ms = crate::sys::jiffies_ms();
         }
+    }
+
+    /// What the peer has owed us longest, and since when (`jiffies_ms`): the ack of the
+    /// oldest write sent (not one it asked us to retry), else the `P_BARRIER_ACK` of the oldest
+    /// epoch closed (`request_timer_fn`'s `req_ack_pending`, then `req_not_net_done`).
+    fn oldest_unanswered(&self) -> Option<Unanswered> {
+        let write = self
+            .pending
+            .iter()
+            .find(|(_, _, r, _)| !r.postponed.load(Ordering::Acquire))
+            .map(|(_, _, r, _)| Unanswered::Write(r.sent_ms.load(Ordering::Acquire)));
+        write.or_else(|| {
+            self.epochs
+                .iter()
+                .find(|e| e.closed)
+                .map(|e| Unanswered::Barrier(e.closed_ms))
+        })
     }
 
     fn position(&self, id: u64, vnr: u16, sector: u64) -> Option<usize> {
@@ -343,6 +367,14 @@ impl Tl {
             None => Err(BadBarrierAck::NoEpoch),
         }
     }
+}
+
+/// See [`Tl::oldest_unanswered`].
+enum Unanswered {
+    /// A write's ack, sent at this time.
+    Write(u64),
+    /// A barrier's ack, sent at this time.
+    Barrier(u64),
 }
 
 /// Why a `P_BARRIER_ACK` does not match the transfer log (`tl_release`'s checks).
@@ -464,6 +496,7 @@ impl Session {
                     _ => 0,
                 };
             }
+            req.sent_ms.store(crate::sys::jiffies_ms(), Ordering::Release);
             let id = self.tl.lock().record(tx.epoch, vnr, req, wants_ack)?;
             req.epoch.store(u64::from(tx.epoch), Ordering::Release);
             let dh = DataHeader {
@@ -624,6 +657,39 @@ impl Session {
     pub(crate) fn restart_postponed(&self, vnr: u16, ws_id: u64) {
         let req = self.tl.lock().take_postponed(vnr, ws_id);
         drop(req);
+    }
+
+    /// `ko-count`: fails with [`Failure::Timeout`] if the peer has left a write or a barrier
+    /// unanswered for longer than `ent_ms` (`ko-count` x `timeout`), with the C module's
+    /// warning (`net_timeout_reached`). Pings may still be answered: the peer's disk may have
+    /// stalled.
+    pub(crate) fn check_ko_count(&self, ent_ms: u64, ko_count: u32, timeout_ds: u32) -> Result<(), Failure> {
+        let oldest = self.tl.lock().oldest_unanswered();
+        let now = crate::sys::jiffies_ms();
+        match oldest {
+            Some(Unanswered::Write(t)) if now.saturating_sub(t) > ent_ms => {
+                conn_warn!(
+                    self.conn,
+                    "Remote failed to finish a request within {}ms > ko-count ({}) * timeout ({} * 0.1s)\n",
+                    now - t,
+                    ko_count,
+                    timeout_ds
+                );
+                Err(Failure::Timeout)
+            }
+            Some(Unanswered::Barrier(t)) if now.saturating_sub(t) > ent_ms => {
+                conn_warn!(
+                    self.conn,
+                    "Remote failed to answer a P_BARRIER (sent {}ms ago) within {}ms > ko-count ({}) * timeout ({} * 0.1s)\n",
+                    now - t,
+                    now - t,
+                    ko_count,
+                    timeout_ds
+                );
+                Err(Failure::Timeout)
+            }
+            _ => Ok(()),
+        }
     }
 
     /// `P_BARRIER_ACK`.

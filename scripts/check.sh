@@ -125,6 +125,8 @@ scenarios=(
     "dual-primary-loopback tool=drbdsetup-84 module=drbd_rs"
     "suspend-io-loopback tool=drbdsetup-84 module=drbd"
     "suspend-io-loopback tool=drbdsetup-84 module=drbd_rs"
+    "ko-count-loopback tool=drbdsetup-84 module=drbd"
+    "ko-count-loopback tool=drbdsetup-84 module=drbd_rs"
 )
 check_scenarios "${scenarios[@]}"
 check_finish

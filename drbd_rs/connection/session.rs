@@ -76,6 +76,7 @@ impl Session {
             3 => Failure::TearDown,
             4 => Failure::Disconnect,
             5 => Failure::Incompatible,
+            6 => Failure::Timeout,
             _ => Failure::NetworkFailure,
         }
     }
@@ -90,6 +91,7 @@ impl Session {
             Failure::TearDown => 3,
             Failure::Disconnect => 4,
             Failure::Incompatible => 5,
+            Failure::Timeout => 6,
         };
         if self
             .failed

@@ -4,10 +4,15 @@
 //! acknowledges our writes and barriers, answers our state-change requests and pings; and
 //! keeps the connection alive: after `ping-int` seconds of silence it sends `P_PING`, and if
 //! no `P_PING_ACK` arrives within `ping-timeout`, the session fails ("PingAck did not arrive in
-//! time"), which is how a dead peer (a killed guest) is noticed.
+//! time"), which is how a dead peer (a killed guest) is noticed. A peer that answers pings
+//! but not our writes (its disk stalled) is noticed by `ko-count`: when the oldest write (or
+//! barrier) it has not answered is older than `ko-count` x `timeout`, the session fails with
+//! the connection state Timeout, as the C module's `request_timer_fn` does.
 
 use core::sync::atomic::Ordering;
 use kernel::{prelude::*, sync::Arc};
+
+use crate::sys::jiffies_ms;
 
 use crate::connection::{conn_err, conn_info, conn_warn, BadHeader, Failure, Session, ShortRead};
 use crate::drbd_core::{
@@ -18,27 +23,67 @@ use crate::drbd_core::{
 /// The thread body; returns when the session fails or the thread is stopped.
 pub(crate) fn ack_receiver(s: Arc<Session>) {
     crate::sys::thread::set_current_realtime();
-    let (ping_int_ms, ping_timeo_ms) = {
+    let (ping_int_ms, ping_timeo_ms, ko) = {
         let st = s.conn.settings.lock();
-        (st.ping_int_s.saturating_mul(1000), st.ping_timeo_ds.saturating_mul(100))
+        (
+            st.ping_int_s.saturating_mul(1000),
+            st.ping_timeo_ds.saturating_mul(100),
+            KoCount { ko_count: st.ko_count, timeout_ds: st.timeout_ds },
+        )
     };
     let hs = wire::header_size(s.agreed);
-    s.meta.set_timeouts(Some(ping_int_ms), Some(ping_timeo_ms.saturating_mul(10)));
+    let send_timeout_ms = ping_timeo_ms.saturating_mul(10);
+    // The meta socket is read with a time-out: the silence left until the next ping (or the
+    // ping's answer is overdue), but no longer than the next `ko-count` check.
+    let mut last_packet_ms = jiffies_ms();
+    let mut ping_sent_ms: u64 = 0;
+    let mut rcv_timeout_ms = 0;
+    let mut ko_checked_ms = last_packet_ms;
     while !s.is_failed() && !crate::sys::thread::should_stop() {
+        let now = jiffies_ms();
+        // Every `timeout`, busy or silent: acks for other writes do not excuse a lost one.
+        if let (Some(ent_ms), Some(tick)) = (ko.effective_ms(), ko.tick_ms()) {
+            if now >= ko_checked_ms.saturating_add(u64::from(tick)) {
+                ko_checked_ms = now;
+                if let Err(why) = s.check_ko_count(ent_ms, ko.ko_count, ko.timeout_ds) {
+                    s.fail(why);
+                    break;
+                }
+            }
+        }
+        let pinging = s.ping_pending.load(Ordering::Acquire);
+        let due_ms = if pinging {
+            ping_sent_ms.saturating_add(u64::from(ping_timeo_ms))
+        } else {
+            last_packet_ms.saturating_add(u64::from(ping_int_ms))
+        };
+        let mut wait_ms = u32::try_from(due_ms.saturating_sub(now)).unwrap_or(u32::MAX).max(1);
+        if let Some(tick) = ko.tick_ms() {
+            let next_check = ko_checked_ms.saturating_add(u64::from(tick));
+            wait_ms = wait_ms.min(u32::try_from(next_check.saturating_sub(now)).unwrap_or(tick).max(1));
+        }
+        if wait_ms != rcv_timeout_ms {
+            rcv_timeout_ms = wait_ms;
+            s.meta.set_timeouts(Some(wait_ms), Some(send_timeout_ms));
+        }
         let mut h = [0u8; 16];
         match s.meta.recv_exact(&mut h[..hs]) {
-            Ok(()) => {}
+            Ok(()) => last_packet_ms = jiffies_ms(),
             Err(e) if e == EAGAIN => {
+                let now = jiffies_ms();
                 if s.ping_pending.load(Ordering::Acquire) {
-                    conn_err!(s.conn, "PingAck did not arrive in time.\n");
-                    s.fail(Failure::NetworkFailure);
-                    break;
+                    if now >= ping_sent_ms.saturating_add(u64::from(ping_timeo_ms)) {
+                        conn_err!(s.conn, "PingAck did not arrive in time.\n");
+                        s.fail(Failure::NetworkFailure);
+                        break;
+                    }
+                } else if now >= last_packet_ms.saturating_add(u64::from(ping_int_ms)) {
+                    s.ping_pending.store(true, Ordering::Release);
+                    ping_sent_ms = now;
+                    if s.send_meta(0, &Packet::Empty(Command::Ping)).is_err() {
+                        break;
+                    }
                 }
-                s.ping_pending.store(true, Ordering::Release);
-                if s.send_meta(0, &Packet::Empty(Command::Ping)).is_err() {
-                    break;
-                }
-                s.meta.set_timeouts(Some(ping_timeo_ms), Some(ping_timeo_ms.saturating_mul(10)));
                 continue;
             }
             Err(e) => {
@@ -109,6 +154,25 @@ pub(crate) fn ack_receiver(s: Arc<Session>) {
     }
 }
 
+/// `ko-count` and `timeout` (0.1 s) of the session's network settings.
+struct KoCount {
+    ko_count: u32,
+    timeout_ds: u32,
+}
+
+impl KoCount {
+    /// How long the peer may leave a write unanswered (`ko-count` x `timeout`); `None` with
+    /// `ko-count` 0 (no limit).
+    fn effective_ms(&self) -> Option<u64> {
+        (self.ko_count != 0).then(|| u64::from(self.timeout_ds) * 100 * u64::from(self.ko_count))
+    }
+
+    /// How often that is checked: every `timeout` (at least 0.1 s).
+    fn tick_ms(&self) -> Option<u32> {
+        (self.ko_count != 0).then(|| self.timeout_ds.saturating_mul(100).max(100))
+    }
+}
+
 fn handle(s: &Arc<Session>, vnr: u16, p: Packet<'_>) -> Result<(), Failure> {
     match p {
         Packet::Empty(Command::Ping) => {
@@ -116,10 +180,7 @@ fn handle(s: &Arc<Session>, vnr: u16, p: Packet<'_>) -> Result<(), Failure> {
                 .map_err(Failure::of_error)?;
         }
         Packet::Empty(Command::PingAck) => {
-            if s.ping_pending.swap(false, Ordering::AcqRel) {
-                let ping_int_ms = s.conn.settings.lock().ping_int_s.saturating_mul(1000);
-                s.meta.set_timeouts(Some(ping_int_ms), None);
-            }
+            s.ping_pending.store(false, Ordering::Release);
         }
         Packet::BlockAck(cmd, a) => {
             let dev = s.conn.device(vnr).cloned();
