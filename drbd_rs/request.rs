@@ -421,7 +421,7 @@ impl WorkItem for Connection {
 impl Session {
     /// Sends `P_BARRIER` for the epoch the sender filled if the transfer log has moved on to
     /// a newer one (`maybe_send_barrier`); the sender then fills that one.
-    pub(crate) fn send_barrier_locked(&self, tx: &mut crate::connection::DataTx) -> Result {
+    fn send_barrier_locked(&self, tx: &mut crate::connection::DataTx) -> Result {
         let current = self.conn.tl_epoch.load(Ordering::Acquire);
         if current == tx.epoch {
             return Ok(());
@@ -466,71 +466,69 @@ impl Session {
     /// On failure the caller marks the blocks out of sync.
     pub(crate) fn send_write(&self, vnr: u16, req: &Arc<Req>, protocol: u32) -> Result {
         let mut tx = self.data_tx.lock();
-        (|| -> Result {
-            if self.is_failed() {
-                return Err(ECONNABORTED);
-            }
-            // The epoch this write joins: the transfer log's current one, after the barrier
-            // of the one filled before if that was closed.
-            self.send_barrier_locked(&mut tx)?;
-            let max_epoch = self.conn.settings.lock().max_epoch_size;
-            if tx.epoch_writes >= max_epoch {
-                self.close_epoch_locked(&mut tx)?;
-            }
-            let rq = req.rq();
-            let mut dp = 0;
-            if rq.is_fua() {
-                dp |= DP_FUA;
-            }
-            if rq.is_preflush() {
-                dp |= DP_FLUSH;
-            }
-            if rq.is_sync() {
-                dp |= DP_RW_SYNC;
-            }
-            let wants_ack = protocol >= 2;
-            if self.agreed >= 100 {
-                dp |= match protocol {
-                    3 => DP_SEND_WRITE_ACK,
-                    2 => DP_SEND_RECEIVE_ACK,
-                    _ => 0,
-                };
-            }
-            req.sent_ms.store(crate::sys::jiffies_ms(), Ordering::Release);
-            let id = self.tl.lock().record(tx.epoch, vnr, req, wants_ack)?;
-            req.epoch.store(u64::from(tx.epoch), Ordering::Release);
-            let dh = DataHeader {
-                sector: req.sector,
-                block_id: id,
-                seq_num: self.next_ack_seq(),
-                dp_flags: dp,
+        if self.is_failed() {
+            return Err(ECONNABORTED);
+        }
+        // The epoch this write joins: the transfer log's current one, after the barrier
+        // of the one filled before if that was closed.
+        self.send_barrier_locked(&mut tx)?;
+        let max_epoch = self.conn.settings.lock().max_epoch_size;
+        if tx.epoch_writes >= max_epoch {
+            self.close_epoch_locked(&mut tx)?;
+        }
+        let rq = req.rq();
+        let mut dp = 0;
+        if rq.is_fua() {
+            dp |= DP_FUA;
+        }
+        if rq.is_preflush() {
+            dp |= DP_FLUSH;
+        }
+        if rq.is_sync() {
+            dp |= DP_RW_SYNC;
+        }
+        let wants_ack = protocol >= 2;
+        if self.agreed >= 100 {
+            dp |= match protocol {
+                3 => DP_SEND_WRITE_ACK,
+                2 => DP_SEND_RECEIVE_ACK,
+                _ => 0,
             };
-            let r = if rq.op() == ReqOp::Discard {
-                let t = Trim {
-                    data: DataHeader {
-                        dp_flags: dp | DP_DISCARD,
-                        ..dh
-                    },
-                    size: req.bytes,
-                };
-                self.send_locked(&mut tx, vnr, &Packet::Trim(Command::Trim, t))
-            } else {
-                let mut sub = [0u8; DataHeader::SIZE];
-                dh.encode(&mut sub).map_err(|_| EINVAL)?;
-                let total = (DataHeader::SIZE as u32) + req.bytes;
-                let (h, n) = self.header(vnr, Command::Data, total)?;
-                self.data
-                    .send_all(&h[..n], true)
-                    .and_then(|()| self.data.send_all(&sub, true))
-                    .and_then(|()| self.data.send_request_data(rq, false))
+        }
+        req.sent_ms.store(crate::sys::jiffies_ms(), Ordering::Release);
+        let id = self.tl.lock().record(tx.epoch, vnr, req, wants_ack)?;
+        req.epoch.store(u64::from(tx.epoch), Ordering::Release);
+        let dh = DataHeader {
+            sector: req.sector,
+            block_id: id,
+            seq_num: self.next_ack_seq(),
+            dp_flags: dp,
+        };
+        let r = if rq.op() == ReqOp::Discard {
+            let t = Trim {
+                data: DataHeader {
+                    dp_flags: dp | DP_DISCARD,
+                    ..dh
+                },
+                size: req.bytes,
             };
-            if let Err(e) = r {
-                self.fail(Failure::of_error(e));
-                return Err(e);
-            }
-            tx.epoch_writes += 1;
-            Ok(())
-        })()
+            self.send_locked(&mut tx, vnr, &Packet::Trim(Command::Trim, t))
+        } else {
+            let mut sub = [0u8; DataHeader::SIZE];
+            dh.encode(&mut sub).map_err(|_| EINVAL)?;
+            let total = (DataHeader::SIZE as u32) + req.bytes;
+            let (h, n) = self.header(vnr, Command::Data, total)?;
+            self.data
+                .send_all(&h[..n], true)
+                .and_then(|()| self.data.send_all(&sub, true))
+                .and_then(|()| self.data.send_request_data(rq, false))
+        };
+        if let Err(e) = r {
+            self.fail(Failure::of_error(e));
+            return Err(e);
+        }
+        tx.epoch_writes += 1;
+        Ok(())
     }
 
     /// Asks the peer for the data of a read (`P_DATA_REQUEST`); `req` waits in the transfer
@@ -680,8 +678,7 @@ impl Session {
             Some(Unanswered::Barrier(t)) if now.saturating_sub(t) > ent_ms => {
                 conn_warn!(
                     self.conn,
-                    "Remote failed to answer a P_BARRIER (sent {}ms ago) within {}ms > ko-count ({}) * timeout ({} * 0.1s)\n",
-                    now - t,
+                    "Remote failed to answer a P_BARRIER within {}ms > ko-count ({}) * timeout ({} * 0.1s)\n",
                     now - t,
                     ko_count,
                     timeout_ds
