@@ -7,10 +7,11 @@
 #   make setup        installs packages, the Linux 7.3 source and bindgen (as root; check does it too)
 #   make module       builds drbd_rs.ko against the cached test kernel (KDIR=... for another kernel)
 #   make bench        fio benchmark table (drbd-rs vs C DRBD vs raw disk)
+#   make print-artifacts  one NAME=path line per built artifact (KERNEL=, KDIR=, MODULE=, ...)
 # (kbuild reads ./Kbuild, not this file, when it builds the module.)
 
 SHELL := /bin/bash
-.PHONY: check check-quick demo bench setup kernel module tools clean
+.PHONY: check check-quick demo bench print-artifacts setup kernel module tools clean
 
 check:
 	@bash scripts/check.sh
@@ -23,6 +24,9 @@ demo:
 
 bench:
 	@bash scripts/bench.sh
+
+print-artifacts:
+	@bash scripts/print-artifacts.sh
 
 setup:
 	@bash scripts/setup.sh

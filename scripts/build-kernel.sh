@@ -2,6 +2,8 @@
 # Builds the drbd-rs test kernel (bzImage + the in-tree drbd.ko reference module) into a cache
 # directory outside the repo, keyed by kernel version and config fragment. A second run with the
 # same key reuses the tree and does nothing. Prints the build directory on stdout.
+#   usage: build-kernel.sh [--no-build]   (--no-build: print the directory if it is built, else
+#                                         fail quietly; make print-artifacts uses it)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/env.sh"
@@ -15,6 +17,7 @@ if [ -f "$stamp" ]; then
     echo "$out"
     exit 0
 fi
+[ "${1:-}" = --no-build ] && exit 1
 [ -f "$KSRC/Makefile" ] || { echo "build-kernel.sh: no kernel source at $KSRC; run scripts/setup.sh" >&2; exit 1; }
 
 mkdir -p "$out"

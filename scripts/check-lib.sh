@@ -56,6 +56,20 @@ check_layers() {
 
 # The packet decoders take bytes from a possibly hostile peer: a million mutated packets and
 # header+payload streams must decode or be rejected without a panic.
+# make print-artifacts names what prepare_all just built: the kernel, the module and the tool
+# the guests run, each at the path this build used.
+check_artifacts() {
+    stamp "print-artifacts"
+    local out ok=1
+    out=$("$here/print-artifacts.sh")
+    for want in "KERNEL=$(realpath "$KERNEL_IMAGE")" "MODULE=$(realpath "$MODULE_KO")" \
+                "DRBDSETUP=$(realpath "$top/userspace-tools/target/release/drbdsetup-rs")" \
+                "INITRD=$(realpath "$INITRD")"; do
+        grep -qxF -- "$want" <<< "$out" || { echo "print-artifacts lacks $want"; ok=0; }
+    done
+    if [ $ok = 1 ]; then passed=$((passed + 1)); else echo "$out"; failed=$((failed + 1)); fi
+}
+
 check_fuzzer() {
     stamp "decoder fuzzer"
     if (cd "$top/userspace-tools" && "$CARGO" run --release --quiet -p drbd-core --example fuzz_decoders -- --iterations 1000000); then

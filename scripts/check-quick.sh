@@ -16,6 +16,7 @@ CHECK_NAME=check-quick
 prepare_all
 check_cargo_test
 check_layers
+check_artifacts
 check_kunit
 scenarios=(
     "replicate-loopback tool=drbdsetup-84 module=drbd_rs"

@@ -14,6 +14,7 @@ CHECK_NAME=check
 prepare_all
 check_cargo_test
 check_layers
+check_artifacts
 check_fuzzer
 check_kunit
 
