@@ -326,6 +326,8 @@ impl Connection {
                 rx_cv <- new_condvar!(),
                 peer_seq <- new_spinlock!(PeerSeq::new()),
                 peer_seq_cv <- new_condvar!(),
+                verify_tfm <- crate::sys::crypto::ShashSlot::new(),
+                csums_tfm <- crate::sys::crypto::ShashSlot::new(),
             }),
             GFP_KERNEL,
         )

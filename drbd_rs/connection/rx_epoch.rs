@@ -10,8 +10,11 @@ use kernel::prelude::*;
 pub(crate) struct RxEpoch {
     /// Submitted and not yet completed (acked).
     pub(crate) inflight: u32,
-    /// Pages held by writes in flight (bounded by `max-buffers`).
+    /// Pages held by writes and reads in flight (bounded by `max-buffers`).
     pub(crate) pages: u32,
+    /// Reads the peer asked for (`P_DATA_REQUEST`, `P_RS_DATA_REQUEST`) submitted and not yet
+    /// answered: the session's cleanup waits for them as for the writes.
+    pub(crate) reads: u32,
     /// Writes received in this epoch (`P_BARRIER_ACK`'s `set_size`).
     pub(crate) writes: u32,
     /// Sectors (volume, first, end) of peer writes (data and resync) in flight: a new one

@@ -60,6 +60,12 @@ pub(crate) struct Session {
     /// Notified when `peer_seq` grows or the session fails.
     #[pin]
     pub(super) peer_seq_cv: CondVar,
+    /// The `verify-alg` transform, allocated once for the whole verify.
+    #[pin]
+    pub(crate) verify_tfm: crate::sys::crypto::ShashSlot,
+    /// The `csums-alg` transform, allocated once for the whole resync.
+    #[pin]
+    pub(crate) csums_tfm: crate::sys::crypto::ShashSlot,
 }
 
 impl Session {

@@ -278,6 +278,7 @@ impl Device {
 
         self.io.read_sectors.store(0, Ordering::Relaxed);
         self.io.written_sectors.store(0, Ordering::Relaxed);
+        self.reset_net_counters();
         {
             let _frozen = self.disk.freeze();
             let mut st = self.io.st.lock();

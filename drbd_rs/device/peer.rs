@@ -465,6 +465,13 @@ impl Device {
         self.io.send_sectors.fetch_add(u64::from(sent_bytes) >> 9, Ordering::Relaxed);
     }
 
+    /// `ns:` and `nr:` start again from 0, as the C module's `drbd_adm_connect` and
+    /// `drbd_adm_attach` have them.
+    pub(crate) fn reset_net_counters(&self) {
+        self.io.send_sectors.store(0, Ordering::Relaxed);
+        self.io.recv_sectors.store(0, Ordering::Relaxed);
+    }
+
     /// Sectors sent to and received from the peer.
     pub(crate) fn net_sectors(&self) -> (u64, u64) {
         (

@@ -142,17 +142,17 @@ impl WorkItem for PeerWrite {
         // After the ack (`e_end_block`): the peer may now have our writes it postponed sent
         // again, and our local writes parked behind this one may go.
         end_peer_write(s, &this.dev, this.vnr, this.ws_id);
-        {
-            let npages = this.buf.len().div_ceil(kernel::page::PAGE_SIZE) as u32;
-            let mut rx = s.rx.lock();
-            rx.inflight -= 1;
-            rx.pages = rx.pages.saturating_sub(npages);
-            rx.remove_range(this.vnr, this.sector);
-            s.rx_cv.notify_all();
-        }
         if this.kind == WriteKind::Resync {
             crate::sync::resync::target_reply_done(s, &this.dev, this.vnr, failed, bytes);
         }
+        // Last: the session's cleanup waits for this count, and nothing of the write may run
+        // after it.
+        let npages = this.buf.len().div_ceil(kernel::page::PAGE_SIZE) as u32;
+        let mut rx = s.rx.lock();
+        rx.inflight -= 1;
+        rx.pages = rx.pages.saturating_sub(npages);
+        rx.remove_range(this.vnr, this.sector);
+        s.rx_cv.notify_all();
     }
 }
 
@@ -322,18 +322,18 @@ impl WorkItem for PeerRead {
 
     fn run(this: Arc<PeerRead>) {
         let s = &this.session;
-        let bytes = this.buf.len() as u32;
         this.send_reply();
         if this.resync {
             if let Some(d) = s.conn.device(this.vnr) {
                 d.end_resync_read();
             }
         }
+        // Last, as for writes: the session's cleanup waits for this count.
         let npages = this.buf.len().div_ceil(kernel::page::PAGE_SIZE) as u32;
         let mut rx = s.rx.lock();
         rx.pages = rx.pages.saturating_sub(npages);
+        rx.reads -= 1;
         s.rx_cv.notify_all();
-        let _ = bytes;
     }
 }
 

@@ -1025,6 +1025,7 @@ fn receive_data_request(
             s.rx_cv.wait(&mut rx);
         }
         rx.pages += npages;
+        rx.reads += 1;
     }
     if resync {
         // The resync interlock: this read and the application's writes must not pass each
@@ -1041,6 +1042,7 @@ fn receive_data_request(
             }
             let mut rx = s.rx.lock();
             rx.pages = rx.pages.saturating_sub(npages);
+            rx.reads -= 1;
             s.rx_cv.notify_all();
             return Err(Failure::NetworkFailure);
         }
@@ -1050,11 +1052,13 @@ fn receive_data_request(
     Ok(())
 }
 
-/// After the session ended: wait for peer writes in flight, fail the transfer log.
+/// After the session ended: wait for the peer's writes and reads in flight (their work items
+/// have run to the end: nothing of this session runs on the I/O queue afterwards), fail the
+/// transfer log.
 pub(crate) fn cleanup(s: &Arc<Session>, why: Failure) {
     {
         let mut rx = s.rx.lock();
-        while rx.inflight != 0 {
+        while rx.inflight != 0 || rx.reads != 0 {
             s.rx_cv.wait(&mut rx);
         }
     }

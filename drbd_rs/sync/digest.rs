@@ -9,7 +9,7 @@ use crate::connection::{conn_err, conn_info, Connection, Failure, Session, Sock}
 use crate::device::Device;
 use crate::drbd_core::genl::ConnState;
 use crate::drbd_core::packets::{AlgName, Packet, SyncParam, MAX_DIGEST_SIZE};
-use crate::sys::{crypto::Shash, pages::PageBuf};
+use crate::sys::{crypto::{Shash, ShashGuard}, pages::PageBuf};
 
 /// A transform for the algorithm named `name` (from the network settings).
 pub(crate) fn shash_for(name: &[u8]) -> Option<Shash> {
@@ -22,16 +22,16 @@ pub(crate) fn shash_for(name: &[u8]) -> Option<Shash> {
     Shash::new(c).ok()
 }
 
-/// The `verify-alg` transform of the connection.
-pub(crate) fn verify_tfm(s: &Session) -> Option<Shash> {
+/// The `verify-alg` transform of the session (kept in the session, locked while held).
+pub(crate) fn verify_tfm(s: &Session) -> Option<ShashGuard<'_>> {
     let name = alg_name(&s.conn.settings.lock().verify_alg);
-    shash_for(name.as_bytes())
+    s.verify_tfm.get(name.as_bytes())
 }
 
-/// The `csums-alg` transform of the connection.
-pub(crate) fn csums_tfm(s: &Session) -> Option<Shash> {
+/// The `csums-alg` transform of the session (kept in the session, locked while held).
+pub(crate) fn csums_tfm(s: &Session) -> Option<ShashGuard<'_>> {
     let name = alg_name(&s.conn.settings.lock().csums_alg);
-    shash_for(name.as_bytes())
+    s.csums_tfm.get(name.as_bytes())
 }
 
 /// Digest of the data in `buf` into `out`; its length.

@@ -414,7 +414,7 @@ pub(crate) fn receive_csum_request(
     }
     d.ov.use_csums.store(true, Ordering::Relaxed);
     d.begin_resync_read(s);
-    let r2 = csum_answer(s, vnr, d, r, peer_digest, tfm.as_mut());
+    let r2 = csum_answer(s, vnr, d, r, peer_digest, tfm.as_deref_mut());
     d.end_resync_read();
     r2
 }

@@ -18,8 +18,12 @@
 //! Everything the peer sends is checked first: sector ranges against the device, digest sizes
 //! against the algorithm's, and results only count while a verify runs.
 
-use core::sync::atomic::Ordering;
-use kernel::{prelude::*, sync::Arc};
+use core::sync::atomic::{AtomicBool, Ordering};
+use kernel::{
+    prelude::*,
+    sync::Arc,
+    workqueue::{impl_has_work, new_work, Work, WorkItem},
+};
 
 use crate::connection::{conn_err, Failure, Session, Sock};
 use crate::device::Device;
@@ -33,7 +37,14 @@ use crate::drbd_core::{
     wire::Command,
 };
 use super::digest::{digest_buf, read_local, verify_tfm};
-use crate::sys::{self, thread::{self, KThread}};
+use crate::request::GFP_NOIO_FLAGS;
+use crate::sys::{
+    self,
+    bdev::{LocalIo, OwnsBuf},
+    disk::BlkStatus,
+    pages::PageBuf,
+    thread::{self, KThread},
+};
 
 /// Bitmap block: 4 KiB, 8 sectors.
 const BM_BLOCK_SIZE: u32 = 4096;
@@ -319,7 +330,7 @@ fn ticker(s: Arc<Session>, vnr: u16, d: Arc<Device>) {
 }
 
 /// `P_OV_REQUEST` (we are VerifyT): answer the digest of our block (`w_e_end_ov_req`).
-pub(crate) fn receive_ov_request(s: &Session, vnr: u16, d: &Device, r: &BlockRequest) -> Result<(), Failure> {
+pub(crate) fn receive_ov_request(s: &Arc<Session>, vnr: u16, d: &Device, r: &BlockRequest) -> Result<(), Failure> {
     if d.state().disk != DiskState::UpToDate || !d.has_disk() {
         conn_err!(s.conn, "Can not satisfy peer's read request, no local data.\n");
         return s
@@ -339,7 +350,7 @@ pub(crate) fn receive_ov_request(s: &Session, vnr: u16, d: &Device, r: &BlockReq
         ov.total.store(left, Ordering::Relaxed);
         pr_info!("drbd{}: Online Verify start sector: {}\n", d.minor(), r.sector);
     }
-    let Some(mut tfm) = verify_tfm(s) else {
+    let Some(tfm) = verify_tfm(s) else {
         conn_err!(s.conn, "OVRequest without a verify-alg\n");
         return Err(Failure::ProtocolError);
     };
@@ -351,26 +362,146 @@ pub(crate) fn receive_ov_request(s: &Session, vnr: u16, d: &Device, r: &BlockReq
             thread::sleep_ms(1);
         }
     }
-    let mut digest = [0u8; MAX_DIGEST_SIZE];
     let n = tfm.digest_size();
     if n == 0 || n > MAX_DIGEST_SIZE {
         return Err(Failure::ProtocolError);
     }
-    match read_local(s, vnr, d, r.sector, r.blksize)? {
-        Some(buf) => {
-            if digest_buf(&mut tfm, &buf, &mut digest).is_err() {
-                digest[..n].fill(0);
-            }
+    // Not held while the read is in flight: its completion takes it.
+    drop(tfm);
+    let Some(lower) = d.lower() else {
+        // No disk to read: an all-zero digest, as for a failed read.
+        return send_ov_reply(s, vnr, r.sector, r.blksize, &[0u8; MAX_DIGEST_SIZE][..n]);
+    };
+    // Many blocks in flight, as the C module's `w_e_end_ov_req`: the read is submitted here
+    // and answered from its completion. It waits for peer writes in flight to those blocks
+    // (it must not overtake them) and counts against max-buffers and the reads the session's
+    // cleanup waits for, like a peer's `P_DATA_REQUEST`.
+    let npages = (r.blksize as usize).div_ceil(kernel::page::PAGE_SIZE) as u32;
+    {
+        let max = s.conn.settings.lock().max_buffers;
+        let mut rx = s.rx.lock();
+        while (rx.pages > 0 && rx.pages + npages > max)
+            || rx.overlaps(vnr, r.sector, u64::from(r.blksize >> 9))
+        {
+            s.rx_cv.wait(&mut rx);
         }
-        // A failed read answers an all-zero digest, as the C module does.
-        None => digest[..n].fill(0),
+        rx.pages += npages;
+        rx.reads += 1;
     }
+    match PageBuf::alloc(r.blksize as usize).and_then(|buf| OvRead::new(s.clone(), vnr, buf, r.sector)) {
+        Ok(read) => {
+            lower.read_buf(r.sector, read);
+            Ok(())
+        }
+        Err(_) => {
+            OvRead::release(s, npages);
+            Err(Failure::NetworkFailure)
+        }
+    }
+}
+
+/// `P_OV_REPLY` with the digest of `bytes` at `sector`.
+fn send_ov_reply(s: &Session, vnr: u16, sector: u64, bytes: u32, digest: &[u8]) -> Result<(), Failure> {
     s.send(Sock::Data, vnr, &Packet::BlockRequest {
         command: Command::OvReply,
-        request: BlockRequest { sector: r.sector, block_id: ID_SYNCER, blksize: r.blksize },
-        digest: &digest[..n],
+        request: BlockRequest { sector, block_id: ID_SYNCER, blksize: bytes },
+        digest,
     })
     .map_err(Failure::of_error)
+}
+
+/// A block VerifyT reads for the peer's `P_OV_REQUEST`: its completion (on the I/O queue)
+/// hashes it and answers `P_OV_REPLY`.
+#[pin_data]
+struct OvRead {
+    session: Arc<Session>,
+    vnr: u16,
+    buf: PageBuf,
+    sector: u64,
+    failed: AtomicBool,
+    #[pin]
+    work: Work<OvRead>,
+}
+
+impl_has_work! {
+    impl HasWork<Self> for OvRead { self.work }
+}
+
+impl OvRead {
+    fn new(session: Arc<Session>, vnr: u16, buf: PageBuf, sector: u64) -> Result<Arc<OvRead>> {
+        Arc::pin_init(
+            pin_init!(OvRead {
+                session,
+                vnr,
+                buf,
+                sector,
+                failed: AtomicBool::new(false),
+                work <- new_work!("OvRead::work"),
+            }),
+            GFP_NOIO_FLAGS,
+        )
+    }
+
+    /// Gives back what `receive_ov_request` counted for a read of `npages` pages.
+    fn release(s: &Session, npages: u32) {
+        let mut rx = s.rx.lock();
+        rx.pages = rx.pages.saturating_sub(npages);
+        rx.reads -= 1;
+        s.rx_cv.notify_all();
+    }
+}
+
+impl LocalIo for OvRead {
+    fn local_io_done(this: Arc<Self>, status: BlkStatus) {
+        if status != BlkStatus::OK {
+            this.failed.store(true, Ordering::Relaxed);
+        }
+        // Hashed and sent from process context.
+        let _ = sys::workqueue::io_queue().enqueue(this);
+    }
+}
+
+impl OwnsBuf for OvRead {
+    fn buf(&self) -> &PageBuf {
+        &self.buf
+    }
+}
+
+impl WorkItem for OvRead {
+    type Pointer = Arc<OvRead>;
+
+    fn run(this: Arc<OvRead>) {
+        let s = &this.session;
+        let bytes = this.buf.len() as u32;
+        let mut digest = [0u8; MAX_DIGEST_SIZE];
+        // The verify-alg may only change by a `net-options` meanwhile: then the peer's
+        // comparison fails, as it would with the C module.
+        let n = match verify_tfm(s) {
+            Some(mut tfm) => {
+                let n = tfm.digest_size().min(MAX_DIGEST_SIZE);
+                // A failed read answers an all-zero digest, as the C module does.
+                if this.failed.load(Ordering::Relaxed) || digest_buf(&mut tfm, &this.buf, &mut digest).is_err() {
+                    digest[..n].fill(0);
+                }
+                n
+            }
+            None => 0,
+        };
+        if !this.failed.load(Ordering::Relaxed) {
+            if let Some(d) = s.conn.device(this.vnr) {
+                d.count_io(bytes, 0);
+            }
+        }
+        if n == 0 {
+            conn_err!(s.conn, "OVRequest without a verify-alg\n");
+            s.fail(Failure::ProtocolError);
+        } else {
+            // A send that fails has failed the session.
+            let _ = send_ov_reply(s, this.vnr, this.sector, bytes, &digest[..n]);
+        }
+        // Last: the session's cleanup waits for this count.
+        OvRead::release(s, this.buf.len().div_ceil(kernel::page::PAGE_SIZE) as u32);
+    }
 }
 
 /// `P_OV_REPLY` (we are VerifyS): compare with our block, tell the peer (`w_e_end_ov_reply`).

@@ -7,7 +7,9 @@ use core::{ffi::CStr, ptr::NonNull};
 
 use kernel::{
     error::{from_err_ptr, to_result},
+    new_mutex,
     prelude::*,
+    sync::{Mutex, MutexGuard},
 };
 
 /// An opaque `struct crypto_shash`.
@@ -71,6 +73,79 @@ impl Shash {
             shim::drbd_rs_shash_digest(self.tfm.as_ptr(), data.as_ptr(), len, out.as_mut_ptr())
         })?;
         Ok(size)
+    }
+}
+
+/// A transform kept for the algorithm a setting names (`verify-alg`, `csums-alg`), so that a
+/// digest per 4 KiB block does not allocate a transform per block (`crypto_alloc_shash` looks
+/// the algorithm up and may load a module). Allocated on first use and again when the name
+/// changes.
+#[pin_data]
+pub(crate) struct ShashSlot {
+    #[pin]
+    cached: Mutex<Option<NamedShash>>,
+}
+
+/// A transform and the algorithm name it was allocated for.
+struct NamedShash {
+    name: KVec<u8>,
+    tfm: Shash,
+}
+
+/// The slot's transform, locked for one user.
+///
+/// # Invariants
+///
+/// The guarded option is `Some`.
+pub(crate) struct ShashGuard<'a>(MutexGuard<'a, Option<NamedShash>>);
+
+impl ShashSlot {
+    /// An empty slot.
+    pub(crate) fn new() -> impl PinInit<Self> {
+        pin_init!(ShashSlot { cached <- new_mutex!(None) })
+    }
+
+    /// The transform for `name` (a NUL-free algorithm name such as `b"sha1"`), allocated if the
+    /// slot holds none or one for another name; `None` for an empty name, one the kernel does
+    /// not have, or no memory. Held until the guard is dropped; may sleep.
+    pub(crate) fn get(&self, name: &[u8]) -> Option<ShashGuard<'_>> {
+        if name.is_empty() {
+            return None;
+        }
+        let mut g = self.cached.lock();
+        if g.as_ref().map(|n| n.name.as_slice()) != Some(name) {
+            *g = None;
+            let mut cname = KVec::with_capacity(name.len() + 1, GFP_KERNEL).ok()?;
+            cname.extend_from_slice(name, GFP_KERNEL).ok()?;
+            cname.push(0, GFP_KERNEL).ok()?;
+            let tfm = Shash::new(CStr::from_bytes_with_nul(&cname).ok()?).ok()?;
+            cname.pop();
+            *g = Some(NamedShash { name: cname, tfm });
+        }
+        // INVARIANT: set above if it was not.
+        Some(ShashGuard(g))
+    }
+}
+
+impl core::ops::Deref for ShashGuard<'_> {
+    type Target = Shash;
+
+    fn deref(&self) -> &Shash {
+        match &*self.0 {
+            Some(n) => &n.tfm,
+            // The type invariant rules this out.
+            None => unreachable!(),
+        }
+    }
+}
+
+impl core::ops::DerefMut for ShashGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Shash {
+        match &mut *self.0 {
+            Some(n) => &mut n.tfm,
+            // The type invariant rules this out.
+            None => unreachable!(),
+        }
     }
 }
 

@@ -119,6 +119,9 @@ pub(super) fn connect(ctx: &mut AdmCtx<'_>, found: Found) -> HandlerResult {
         for v in r.volumes.iter() {
             devs.push((v.vnr as u16, v.device.clone()), GFP_KERNEL)?;
         }
+        for (_, d) in devs.iter() {
+            d.reset_net_counters();
+        }
         let mut name = KVec::new();
         name.extend_from_slice(&r.name, GFP_KERNEL)?;
         (name, devs)
