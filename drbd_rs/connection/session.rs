@@ -69,6 +69,32 @@ pub(crate) struct Session {
 }
 
 impl Session {
+    /// Admits a read of `bytes` at `sector` of volume `vnr` done for the peer (a
+    /// `P_DATA_REQUEST`, `P_RS_DATA_REQUEST` or `P_OV_REQUEST`): it waits until it fits in
+    /// max-buffers (so a peer that asks and does not read its socket cannot make us allocate
+    /// without bound) and no peer write to those blocks is in flight (it must not overtake
+    /// one), then counts it for the cleanup to wait on. Returns its pages, for
+    /// [`Session::end_peer_read`].
+    pub(crate) fn begin_peer_read(&self, vnr: u16, sector: u64, bytes: u32) -> u32 {
+        let npages = (bytes as usize).div_ceil(kernel::page::PAGE_SIZE) as u32;
+        let max = self.conn.settings.lock().max_buffers;
+        let mut rx = self.rx.lock();
+        while (rx.pages > 0 && rx.pages + npages > max) || rx.overlaps(vnr, sector, u64::from(bytes >> 9)) {
+            self.rx_cv.wait(&mut rx);
+        }
+        rx.pages += npages;
+        rx.reads += 1;
+        npages
+    }
+
+    /// A read admitted by [`Session::begin_peer_read`] is over (answered or abandoned).
+    pub(crate) fn end_peer_read(&self, npages: u32) {
+        let mut rx = self.rx.lock();
+        rx.pages = rx.pages.saturating_sub(npages);
+        rx.reads -= 1;
+        self.rx_cv.notify_all();
+    }
+
     /// Whether the session failed.
     pub(crate) fn is_failed(&self) -> bool {
         self.failed.load(Ordering::Acquire)

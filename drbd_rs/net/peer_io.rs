@@ -329,11 +329,7 @@ impl WorkItem for PeerRead {
             }
         }
         // Last, as for writes: the session's cleanup waits for this count.
-        let npages = this.buf.len().div_ceil(kernel::page::PAGE_SIZE) as u32;
-        let mut rx = s.rx.lock();
-        rx.pages = rx.pages.saturating_sub(npages);
-        rx.reads -= 1;
-        s.rx_cv.notify_all();
+        s.end_peer_read(this.buf.len().div_ceil(kernel::page::PAGE_SIZE) as u32);
     }
 }
 

@@ -1012,21 +1012,7 @@ fn receive_data_request(
             return send_block_ack(s, vnr, ncmd, r.sector, r.block_id, r.blksize);
         }
     };
-    // Reads held for the peer count against max-buffers too, so a peer that asks and does
-    // not read its socket cannot make us allocate without bound. A read must not overtake a
-    // peer write to the same blocks still in flight.
-    let npages = (r.blksize as usize).div_ceil(kernel::page::PAGE_SIZE) as u32;
-    {
-        let max = s.conn.settings.lock().max_buffers;
-        let mut rx = s.rx.lock();
-        while (rx.pages > 0 && rx.pages + npages > max)
-            || rx.overlaps(vnr, r.sector, u64::from(r.blksize >> 9))
-        {
-            s.rx_cv.wait(&mut rx);
-        }
-        rx.pages += npages;
-        rx.reads += 1;
-    }
+    let npages = s.begin_peer_read(vnr, r.sector, r.blksize);
     if resync {
         // The resync interlock: this read and the application's writes must not pass each
         // other, or the target could get old data after new (the C module's resync extents).
@@ -1040,10 +1026,7 @@ fn receive_data_request(
             if resync {
                 d.end_resync_read();
             }
-            let mut rx = s.rx.lock();
-            rx.pages = rx.pages.saturating_sub(npages);
-            rx.reads -= 1;
-            s.rx_cv.notify_all();
+            s.end_peer_read(npages);
             return Err(Failure::NetworkFailure);
         }
     };

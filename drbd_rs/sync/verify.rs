@@ -376,25 +376,14 @@ pub(crate) fn receive_ov_request(s: &Arc<Session>, vnr: u16, d: &Device, r: &Blo
     // and answered from its completion. It waits for peer writes in flight to those blocks
     // (it must not overtake them) and counts against max-buffers and the reads the session's
     // cleanup waits for, like a peer's `P_DATA_REQUEST`.
-    let npages = (r.blksize as usize).div_ceil(kernel::page::PAGE_SIZE) as u32;
-    {
-        let max = s.conn.settings.lock().max_buffers;
-        let mut rx = s.rx.lock();
-        while (rx.pages > 0 && rx.pages + npages > max)
-            || rx.overlaps(vnr, r.sector, u64::from(r.blksize >> 9))
-        {
-            s.rx_cv.wait(&mut rx);
-        }
-        rx.pages += npages;
-        rx.reads += 1;
-    }
+    let npages = s.begin_peer_read(vnr, r.sector, r.blksize);
     match PageBuf::alloc(r.blksize as usize).and_then(|buf| OvRead::new(s.clone(), vnr, buf, r.sector)) {
         Ok(read) => {
             lower.read_buf(r.sector, read);
             Ok(())
         }
         Err(_) => {
-            OvRead::release(s, npages);
+            s.end_peer_read(npages);
             Err(Failure::NetworkFailure)
         }
     }
@@ -440,14 +429,6 @@ impl OvRead {
             }),
             GFP_NOIO_FLAGS,
         )
-    }
-
-    /// Gives back what `receive_ov_request` counted for a read of `npages` pages.
-    fn release(s: &Session, npages: u32) {
-        let mut rx = s.rx.lock();
-        rx.pages = rx.pages.saturating_sub(npages);
-        rx.reads -= 1;
-        s.rx_cv.notify_all();
     }
 }
 
@@ -500,7 +481,7 @@ impl WorkItem for OvRead {
             let _ = send_ov_reply(s, this.vnr, this.sector, bytes, &digest[..n]);
         }
         // Last: the session's cleanup waits for this count.
-        OvRead::release(s, this.buf.len().div_ceil(kernel::page::PAGE_SIZE) as u32);
+        s.end_peer_read(this.buf.len().div_ceil(kernel::page::PAGE_SIZE) as u32);
     }
 }
 
